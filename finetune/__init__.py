@@ -1,0 +1,1 @@
+"""Cove's fine-tuning library: dataset, trainer, GGUF export, eval gate and adapter registry."""

@@ -1,0 +1,80 @@
+"""Configuration: documented defaults, env overrides, and errors that name the key."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import pytest
+from cove.daemon.config import DEFAULT_PORT, ConfigError, default_config_text, load_config
+
+
+def write(home, text):
+    home.mkdir(exist_ok=True)
+    (home / "config.toml").write_text(text)
+
+
+def test_defaults_without_a_config_file(tmp_path):
+    config = load_config(tmp_path, environ={})
+    assert config.port == DEFAULT_PORT == 8771
+    assert config.model.chat == "default"
+    assert config.daemon.offline is True
+    assert config.paths.db == tmp_path / "cove.db"
+    assert config.paths.token == tmp_path / "token"
+    for name in ("chroma", "logs", "adapters"):
+        assert getattr(config.paths, name) == tmp_path / name
+
+
+def test_file_values_override_defaults(tmp_path):
+    write(tmp_path, "[daemon]\nport = 9000\n[model]\ncontext = 2048\ntemperature = 0\n")
+    config = load_config(tmp_path, environ={})
+    assert config.port == 9000
+    assert config.model.context == 2048
+    assert config.model.temperature == 0.0
+
+
+def test_cove_port_overrides_the_file(tmp_path):
+    write(tmp_path, "[daemon]\nport = 9000\n")
+    assert load_config(tmp_path, environ={"COVE_PORT": "9123"}).port == 9123
+
+
+def test_cove_home_env_sets_the_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("COVE_HOME", str(tmp_path / "elsewhere"))
+    assert load_config().paths.home == tmp_path / "elsewhere"
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("[daemon]\nport = 'abc'\n", "daemon.port"),
+        ("[daemon]\nport = 70000\n", "daemon.port"),
+        ("[model]\ncontxt = 4096\n", "model.contxt"),
+        ("[model]\ntemperature = 5\n", "model.temperature"),
+        ("[modle]\nchat = 'x'\n", "[modle]"),
+        ("[daemon]\noffline = 'yes'\n", "daemon.offline"),
+    ],
+)
+def test_invalid_values_name_the_key(tmp_path, text, named):
+    write(tmp_path, text)
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        load_config(tmp_path, environ={})
+
+
+def test_invalid_toml_is_a_clear_error(tmp_path):
+    write(tmp_path, "[daemon\nport = 1\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(tmp_path, environ={})
+
+
+def test_bad_cove_port_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="COVE_PORT"):
+        load_config(tmp_path, environ={"COVE_PORT": "eighty"})
+
+
+def test_default_config_text_documents_every_key_and_parses(tmp_path):
+    text = default_config_text()
+    assert "# port = 8771" in text
+    uncommented = "\n".join(line.removeprefix("# ") for line in text.splitlines()[1:])
+    write(tmp_path, uncommented)
+    assert tomllib.loads(uncommented)["model"]["chat"] == "default"
+    assert load_config(tmp_path, environ={}).port == 8771

@@ -1,0 +1,1 @@
+"""Cove's Textual terminal UI: a client of the daemon's API."""
