@@ -1,0 +1,69 @@
+"""POST /api/ask: the assistant, with sessions; what `cove ask` uses."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from cove.daemon.api.errors import error_body
+from cove.daemon.api.sse import sse_data, sse_response
+from cove.daemon.api.state import DaemonState
+from cove.daemon.chat import AskRequest, ask
+from cove.daemon.runtime import GenerationParams, RuntimeErrorBase
+from cove.daemon.sessions import get_session
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+router = APIRouter(prefix="/api", tags=["assistant"])
+
+
+class AskBody(BaseModel):
+    question: str = Field(min_length=1)
+    session_id: str | None = None
+    general: bool = False
+    stream: bool = True
+    max_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2)
+    seed: int | None = None
+
+    def to_request(self, default_temperature: float) -> AskRequest:
+        temperature = default_temperature if self.temperature is None else self.temperature
+        return AskRequest(
+            question=self.question,
+            session_id=self.session_id,
+            general=self.general,
+            params=GenerationParams(
+                max_tokens=self.max_tokens, temperature=temperature, seed=self.seed
+            ),
+        )
+
+
+@router.post(
+    "/ask",
+    summary="Ask the assistant",
+    description="Streams `token` events then one `done` event carrying the `cove ask --json` "
+    "document; with `stream: false` returns that document.",
+)
+async def ask_route(body: AskBody, request: Request):
+    state: DaemonState = request.app.state.cove
+    if body.session_id:
+        get_session(state.db, body.session_id)  # a 404 before streaming starts
+    ask_request = body.to_request(state.config.model.temperature)
+    events = ask(state.db, state.runtime, ask_request, state.config.model.max_tokens)
+    if not body.stream:
+        result = None
+        async for event in events:
+            if event["type"] == "done":
+                result = event["result"]
+        return result
+    return sse_response(_sse(events))
+
+
+async def _sse(events: AsyncIterator[dict]) -> AsyncIterator[str]:
+    try:
+        async for event in events:
+            if event["type"] == "token":
+                yield sse_data({"text": event["text"]}, event="token")
+            else:
+                yield sse_data(event["result"], event="done")
+    except RuntimeErrorBase as exc:
+        yield sse_data(error_body(str(exc), exc.code), event="error")

@@ -1,0 +1,55 @@
+"""GET /api/models and POST /api/models/use: what `cove models` uses."""
+
+from __future__ import annotations
+
+from cove.daemon.api.state import DaemonState
+from cove.daemon.runtime.models import load_backend, local_models, resolve_model
+from cove.daemon.runtime.ollama import PREFIX, list_ollama_models
+from cove.daemon.store import set_setting
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+router = APIRouter(prefix="/api/models", tags=["models"])
+
+
+class UseBody(BaseModel):
+    name: str = Field(min_length=1, description="a model id, a .gguf path, or ollama:<name>")
+
+
+@router.get("", summary="Chat models Cove can use, the current one marked")
+async def models(request: Request) -> dict:
+    state: DaemonState = request.app.state.cove
+    current = state.runtime.backend.model_id
+    found = [
+        {"name": c.model_id, "backend": c.backend, "path": str(c.path), "current": False}
+        for c in local_models(state.config)
+    ]
+    ollama = await run_in_threadpool(list_ollama_models, state.config.ollama.host)
+    found += [
+        {"name": PREFIX + n, "backend": "ollama", "path": None, "current": False} for n in ollama
+    ]
+    if current not in {m["name"] for m in found}:
+        described = state.runtime.backend.describe()
+        found.append(
+            {
+                "name": current,
+                "backend": described["backend"],
+                "path": described.get("path"),
+                "current": False,
+            }
+        )
+    for entry in found:
+        entry["current"] = entry["name"] == current
+    return {"current": current, "adapter": state.runtime.backend.adapter, "models": found}
+
+
+@router.post("/use", summary="Load another chat model; the current one stays on failure")
+async def use_model(body: UseBody, request: Request) -> dict:
+    state: DaemonState = request.app.state.cove
+    choice = resolve_model(body.name, state.config)
+    backend = await run_in_threadpool(
+        state.runtime.swap, lambda: load_backend(choice, state.config, adapter=None)
+    )
+    set_setting(state.db, "model", body.name)
+    return {"current": backend.model_id, "model": backend.describe()}

@@ -1,0 +1,104 @@
+"""cove ask: one question, or an interactive loop when no question is given."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from cove.daemon.cli.output import (
+    CliContext,
+    CommandError,
+    api_errors,
+    emit_json,
+    ensure_daemon,
+    info,
+    json_option,
+    pass_cli,
+)
+from cove.daemon.client import CoveClient
+
+
+@click.command()
+@click.argument("question", required=False)
+@click.option("--session", "session_id", help="Continue this session (default: a new one).")
+@click.option("--general", is_flag=True, help="Answer from general knowledge, not documents.")
+@click.option("--temperature", type=click.FloatRange(0, 2), help="Sampling temperature.")
+@click.option("--seed", type=int, help="Sampling seed, for reproducible answers.")
+@click.option("--max-tokens", type=click.IntRange(min=1), help="Longest answer, in tokens.")
+@json_option
+@pass_cli
+@api_errors
+def ask(
+    cli: CliContext,
+    question: str | None,
+    session_id: str | None,
+    general: bool,
+    temperature: float | None,
+    seed: int | None,
+    max_tokens: int | None,
+    as_json: bool,
+) -> None:
+    """Ask QUESTION and stream the answer; starts the daemon if needed.
+
+    Without QUESTION, chat interactively (one session) until an empty line or Ctrl+D.
+    With --json, print the result document instead: answer, grounded, session_id,
+    message_id, sources, model, adapter, timings.
+    """
+    options = {
+        k: v
+        for k, v in {
+            "general": general,
+            "temperature": temperature,
+            "seed": seed,
+            "max_tokens": max_tokens,
+        }.items()
+        if v is not None
+    }
+    client = ensure_daemon(cli)
+    with client:
+        if question is None:
+            if as_json:
+                raise CommandError("--json needs a QUESTION", 2)
+            _interactive(client, session_id, options)
+            return
+        if as_json:
+            emit_json(client.ask(question, session_id=session_id, **options))
+            return
+        _stream_answer(client, question, session_id, options)
+
+
+def _stream_answer(
+    client: CoveClient, question: str, session_id: str | None, options: dict
+) -> dict:
+    result: dict = {}
+    for event, data in client.ask_stream(question, session_id=session_id, **options):
+        if event == "token":
+            sys.stdout.write(data["text"])
+            sys.stdout.flush()
+        elif event == "done":
+            result = data
+        elif event == "error":
+            raise CommandError(data.get("error", {}).get("message", str(data)))
+    sys.stdout.write("\n")
+    if result and not result.get("grounded"):
+        info("(general knowledge, not from your documents)")
+    return result
+
+
+def _interactive(client: CoveClient, session_id: str | None, options: dict) -> None:
+    info("Cove chat. Type a question and press Enter; an empty line or Ctrl+D quits.")
+    while True:
+        try:
+            question = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            info("")
+            return
+        if not question:
+            return
+        sys.stdout.write("cove> ")
+        result = _stream_answer(client, question, session_id, options)
+        session_id = result.get("session_id", session_id)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(ask)

@@ -1,0 +1,165 @@
+"""The one HTTP client of the daemon's API, used by the CLI, the TUI and the MCP server.
+
+Imports only httpx and the standard library, so clients start fast.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+class DaemonNotRunningError(RuntimeError):
+    """No live daemon owns this COVE_HOME."""
+
+
+class ApiError(RuntimeError):
+    """The daemon answered with an error document."""
+
+    def __init__(self, status: int, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def lock_is_held(lock_path: Path) -> bool:
+    """True while some process holds the daemon's lock on this COVE_HOME."""
+    try:
+        fd = os.open(lock_path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return True
+        raise
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def daemon_info(home: Path) -> dict | None:
+    """daemon.json of the live daemon, or None (no file, a dead pid, or a stale file)."""
+    try:
+        info = json.loads((home / "daemon.json").read_text())
+        os.kill(int(info["pid"]), 0)
+    except (FileNotFoundError, ValueError, KeyError, TypeError, ProcessLookupError):
+        return None
+    except PermissionError:
+        pass  # alive, owned by someone else
+    return info if lock_is_held(home / "daemon.lock") else None
+
+
+class CoveClient:
+    """Typed calls onto the daemon's API."""
+
+    def __init__(self, base_url: str, token: str, timeout: float = 600.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            trust_env=False,  # a proxy setting must never route loopback traffic elsewhere
+        )
+
+    @classmethod
+    def from_home(cls, home: Path, timeout: float = 600.0) -> CoveClient:
+        info = daemon_info(home)
+        if info is None:
+            raise DaemonNotRunningError(f"the Cove daemon is not running (COVE_HOME={home})")
+        token = (home / "token").read_text().strip()
+        return cls(f"http://127.0.0.1:{info['port']}", token, timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> CoveClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- plumbing -------------------------------------------------------------------
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise DaemonNotRunningError(
+                f"cannot reach the daemon at {self.base_url}: {exc}"
+            ) from exc
+        _raise_for_error(response)
+        return response.json()
+
+    def stream_events(self, path: str, body: dict) -> Iterator[tuple[str, dict | str]]:
+        """POST `body` and yield (event, data) pairs from the SSE response."""
+        try:
+            with self._http.stream("POST", path, json=body) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for_error(response)
+                yield from _parse_sse(response.iter_lines())
+        except httpx.TransportError as exc:
+            raise DaemonNotRunningError(f"lost the daemon at {self.base_url}: {exc}") from exc
+
+    # --- API ------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        return self.request("GET", "/api/status")
+
+    def models(self) -> dict:
+        return self.request("GET", "/api/models")
+
+    def use_model(self, name: str) -> dict:
+        return self.request("POST", "/api/models/use", json={"name": name})
+
+    def ask(self, question: str, **options: Any) -> dict:
+        return self.request(
+            "POST", "/api/ask", json={"question": question, "stream": False, **options}
+        )
+
+    def ask_stream(self, question: str, **options: Any) -> Iterator[tuple[str, dict | str]]:
+        """Yield ("token", {"text"}) events, then ("done", result) or ("error", error)."""
+        yield from self.stream_events("/api/ask", {"question": question, **options})
+
+    def chat_completion(self, **body: Any) -> dict:
+        return self.request("POST", "/v1/chat/completions", json={**body, "stream": False})
+
+
+def _raise_for_error(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        error = response.json().get("error", {})
+        raise ApiError(
+            response.status_code, error.get("message", response.text), error.get("code", "")
+        )
+    except (ValueError, AttributeError):
+        raise ApiError(response.status_code, response.text) from None
+
+
+def _parse_sse(lines: Iterator[str]) -> Iterator[tuple[str, dict | str]]:
+    event, data = "message", []
+    for line in lines:
+        if not line:
+            if data:
+                raw = "\n".join(data)
+                try:
+                    yield event, json.loads(raw)
+                except ValueError:
+                    yield event, raw
+            event, data = "message", []
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip())

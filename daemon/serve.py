@@ -1,0 +1,210 @@
+"""The lifecycle owner: `cove serve` opens every resource, runs the API, and closes them.
+
+Order: lock COVE_HOME, start logging and the offline guard, load the models, bind
+127.0.0.1, write daemon.json. SIGTERM/SIGINT stop uvicorn; everything closes in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket
+import time
+from contextlib import contextmanager
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from urllib.parse import urlparse
+
+from cove.daemon import __version__
+from cove.daemon.config import Config, default_config_text
+from cove.daemon.netguard import NetworkGuard, is_loopback
+from cove.daemon.paths import ensure_token
+
+log = logging.getLogger("cove.serve")
+
+HOST = "127.0.0.1"
+LOG_BYTES = 5 * 1024 * 1024
+LOG_BACKUPS = 5
+
+
+class DaemonStartError(RuntimeError):
+    """The daemon cannot start; the message says why and what to do."""
+
+
+@contextmanager
+def home_lock(lock_path: Path):
+    """Hold the one-daemon-per-COVE_HOME lock for the block's duration."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        for attempt in range(10):  # a client probing the lock holds it for microseconds
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+                if attempt == 9:
+                    holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                    raise DaemonStartError(
+                        f"a Cove daemon already runs for {lock_path.parent} (pid {holder}); "
+                        "use `cove stop` first, or another COVE_HOME"
+                    ) from None
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def setup_logging(config: Config, foreground: bool) -> None:
+    handler = RotatingFileHandler(
+        config.paths.log_file, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
+    )
+    handlers: list[logging.Handler] = [handler]
+    if foreground:
+        handlers.append(logging.StreamHandler())
+    logging.basicConfig(
+        level=config.daemon.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+
+
+def set_offline_environment() -> None:
+    """Tell every library we load that there is no hub and no telemetry."""
+    for key, value in {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
+        os.environ[key] = value
+
+
+def check_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            raise DaemonStartError(
+                f"port {port} on {HOST} is in use ({exc.strerror}): stop what uses it, "
+                "or set COVE_PORT / [daemon] port"
+            ) from None
+
+
+def install_guard(config: Config) -> NetworkGuard:
+    allowed = list(config.daemon.allow_hosts)
+    ollama_host = urlparse(config.ollama.host).hostname or ""
+    if ollama_host and not is_loopback(ollama_host):
+        allowed.append(ollama_host)  # the user pointed Cove at this server on purpose
+    guard = NetworkGuard(config.paths.network_log, config.daemon.offline, allowed)
+    guard.install()
+    return guard
+
+
+def load_state(config: Config, guard: NetworkGuard):
+    """Open cove.db and load the chat and embedding models."""
+    from cove.daemon.api.state import DaemonState
+    from cove.daemon.runtime import ModelLoadError, Runtime
+    from cove.daemon.runtime.models import load_backend, resolve_model
+    from cove.daemon.store import get_setting, open_db
+    from cove.index.embedder import Embedder, default_model_path
+
+    token = ensure_token(config.paths.token)
+    db = open_db(config.paths.db)
+    name = get_setting(db, "model") or config.model.chat
+    adapter = get_setting(db, "adapter") or config.model.adapter or None
+    log.info("loading chat model %s", name)
+    try:
+        backend = load_backend(resolve_model(name, config), config, adapter)
+    except ModelLoadError as exc:
+        if name == config.model.chat and not adapter:
+            raise DaemonStartError(f"cannot load the chat model: {exc}") from exc
+        # A model chosen later (or its adapter) broke: start on the configured default.
+        log.error("%s; falling back to %s", exc, config.model.chat)
+        backend = load_backend(resolve_model(config.model.chat, config), config, None)
+    embed_path = (
+        default_model_path()
+        if config.embeddings.model == "default"
+        else Path(config.embeddings.model).expanduser()
+    )
+    log.info("loading embedding model %s", embed_path)
+    embedder = Embedder(embed_path, batch_size=config.embeddings.batch_size)
+    return DaemonState(
+        config=config,
+        db=db,
+        runtime=Runtime(backend),
+        embedder=embedder,
+        token=token,
+        guard=guard,
+    )
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def serve(config: Config, foreground: bool = True) -> None:
+    """Run the daemon until SIGTERM/SIGINT. Raises DaemonStartError when it cannot start."""
+    # SIGTERM unwinds like Ctrl+C, so the `finally` clauses below always clean up. uvicorn
+    # re-raises the signal after its graceful shutdown; this handler then ends us cleanly.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    paths = config.paths
+    paths.ensure()
+    if not paths.config.exists():
+        paths.config.write_text(default_config_text(), encoding="utf-8")
+    with home_lock(paths.lock):
+        setup_logging(config, foreground)
+        set_offline_environment()
+        guard = install_guard(config)
+        check_port_free(config.port)
+        state = load_state(config, guard)
+        try:
+            asyncio.run(_run_api(state))
+        finally:
+            paths.daemon_json.unlink(missing_ok=True)
+            state.runtime.close()
+            state.db.close()
+            log.info("daemon stopped")
+
+
+async def _run_api(state) -> None:
+    import uvicorn
+    from cove.daemon.api import build_app
+
+    config = state.config
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_app(state),
+            host=HOST,
+            port=config.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            await serving  # re-raises why uvicorn could not start
+            raise DaemonStartError(f"the API could not listen on {HOST}:{config.port}")
+        await asyncio.sleep(0.02)
+    info = {
+        "pid": os.getpid(),
+        "port": config.port,
+        "started_at": state.started_at,
+        "version": __version__,
+    }
+    tmp = config.paths.daemon_json.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info))
+    tmp.replace(config.paths.daemon_json)  # readers never see half a file
+    log.info("Cove %s listening on http://%s:%d", __version__, HOST, config.port)
+    await serving

@@ -1,0 +1,103 @@
+"""The OpenAI-compatible surface, answered by the real default model."""
+
+from __future__ import annotations
+
+import math
+
+from tests.daemon.api.conftest import sse_events
+
+CAPITAL = [{"role": "user", "content": "Which city is the capital of France?"}]
+GREEDY = {"temperature": 0, "seed": 0, "max_tokens": 24}
+
+
+def test_models_lists_the_assistant_then_the_raw_chat_model_then_embeddings(api):
+    ids = [m["id"] for m in api.get("/v1/models").json()["data"]]
+    assert ids == ["cove", "smollm2-135m-instruct", "all-MiniLM-L6-v2"]
+
+
+def test_a_non_streamed_completion(api):
+    response = api.post(
+        "/v1/chat/completions",
+        json={"model": "smollm2-135m-instruct", "messages": CAPITAL, **GREEDY},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["object"] == "chat.completion"
+    assert body["model"] == "smollm2-135m-instruct"
+    choice = body["choices"][0]
+    assert choice["message"]["role"] == "assistant"
+    assert "Paris" in choice["message"]["content"]
+    assert choice["finish_reason"] in ("stop", "length")
+    usage = body["usage"]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
+    assert "sources" not in body
+
+
+def test_a_streamed_completion(api):
+    response = api.post(
+        "/v1/chat/completions", json={"messages": CAPITAL, "stream": True, **GREEDY}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = [data for _, data in sse_events(response.text)]
+    assert events[-1] == "[DONE]"
+    chunks = events[:-1]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+    assert "Paris" in text
+    assert chunks[-1]["choices"][0]["finish_reason"] in ("stop", "length")
+    assert chunks[-1]["usage"]["completion_tokens"] > 0
+
+
+def test_the_cove_model_carries_sources_streamed_and_not(api):
+    body = {"model": "cove", "messages": CAPITAL, **GREEDY}
+    plain = api.post("/v1/chat/completions", json=body).json()
+    assert plain["model"] == "cove" and plain["sources"] == []
+    streamed = [
+        d
+        for _, d in sse_events(api.post("/v1/chat/completions", json={**body, "stream": True}).text)
+    ]
+    assert streamed[-1] == "[DONE]"
+    assert streamed[-2] == {"id": streamed[0]["id"], "object": "cove.sources", "sources": []}
+
+
+def test_a_prompt_too_long_for_the_context_is_a_400_before_streaming(api):
+    huge = [{"role": "user", "content": "lorem ipsum dolor " * 3000}]
+    for stream in (False, True):
+        response = api.post("/v1/chat/completions", json={"messages": huge, "stream": stream})
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert error["code"] == "context_length_exceeded"
+        assert "context is 2048 tokens" in error["message"]
+
+
+def test_embeddings_are_unit_vectors_that_capture_meaning(api):
+    response = api.post(
+        "/v1/embeddings",
+        json={
+            "model": "all-MiniLM-L6-v2",
+            "input": [
+                "a cat sleeps on the sofa",
+                "a kitten naps on the couch",
+                "quarterly tax forms",
+            ],
+        },
+    )
+    assert response.status_code == 200
+    body = response.json()
+    vectors = [d["embedding"] for d in body["data"]]
+    assert [d["index"] for d in body["data"]] == [0, 1, 2]
+    assert all(len(v) == 384 for v in vectors)
+    assert all(math.isclose(sum(x * x for x in v), 1.0, rel_tol=1e-3) for v in vectors)
+
+    def cos(a, b):
+        return sum(x * y for x, y in zip(a, b, strict=True))
+
+    assert cos(vectors[0], vectors[1]) > cos(vectors[0], vectors[2]) + 0.2
+    assert body["usage"]["prompt_tokens"] > 10
+
+
+def test_a_single_string_is_embedded_too(api):
+    body = api.post("/v1/embeddings", json={"input": "hello"}).json()
+    assert len(body["data"]) == 1

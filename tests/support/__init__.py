@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: real daemons in temp homes, free ports, the CLI."""

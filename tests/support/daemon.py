@@ -1,0 +1,77 @@
+"""Start and stop real Cove daemons on loopback in temporary COVE_HOMEs."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cove.daemon.client import CoveClient
+
+CLI = [sys.executable, "-m", "cove.daemon"]
+START_TIMEOUT = 180
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cove_env(home: Path, port: int, **extra: str) -> dict[str, str]:
+    return {**os.environ, "COVE_HOME": str(home), "COVE_PORT": str(port), **extra}
+
+
+def run_cove(
+    *args: str,
+    env: dict[str, str],
+    timeout: float = 240,
+    input: str | None = None,
+) -> subprocess.CompletedProcess:
+    """Run the real `cove` CLI in a subprocess."""
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, input=input
+    )
+
+
+@dataclass
+class RunningDaemon:
+    home: Path
+    port: int
+    env: dict[str, str]
+    info: dict = field(default_factory=dict)
+
+    @property
+    def token(self) -> str:
+        return (self.home / "token").read_text().strip()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> CoveClient:
+        return CoveClient.from_home(self.home)
+
+    def cove(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        return run_cove(*args, env=self.env, **kwargs)
+
+    def start(self) -> RunningDaemon:
+        done = self.cove("start", "--timeout", str(START_TIMEOUT), "--json")
+        assert done.returncode == 0, f"cove start failed:\n{done.stderr}"
+        self.info = json.loads(done.stdout)
+        return self
+
+    def stop(self) -> None:
+        self.cove("stop", timeout=60)
+
+
+def start_daemon(home: Path, config: str = "", **extra_env: str) -> RunningDaemon:
+    home.mkdir(parents=True, exist_ok=True)
+    if config:
+        (home / "config.toml").write_text(config)
+    port = free_port()
+    return RunningDaemon(home, port, cove_env(home, port, **extra_env)).start()
