@@ -32,7 +32,7 @@ def start_background(config: Config, timeout: float) -> dict:
     offset = out.stat().st_size if out.exists() else 0
     with out.open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cove.daemon", "serve"],
+            [sys.executable, "-m", "cove.daemon", "serve", "--detached"],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

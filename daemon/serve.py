@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 from contextlib import contextmanager
 from logging.handlers import RotatingFileHandler
@@ -157,6 +158,9 @@ def serve(config: Config, foreground: bool = True) -> None:
     # SIGTERM unwinds like Ctrl+C, so the `finally` clauses below always clean up. uvicorn
     # re-raises the signal after its graceful shutdown; this handler then ends us cleanly.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # The generation thread hands each token to the event loop; a short GIL switch
+    # interval keeps it from waiting up to 5 ms for the GIL after every llama.cpp decode.
+    sys.setswitchinterval(0.0005)
     paths = config.paths
     paths.ensure()
     if not paths.config.exists():

@@ -6,7 +6,6 @@ import os
 import threading
 from pathlib import Path
 
-
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 
 

@@ -17,14 +17,20 @@ from cove.daemon.cli.output import (
 
 
 @click.command()
+@click.option(
+    "--detached",
+    is_flag=True,
+    hidden=True,
+    help="Log to logs/cove.log only (used by `cove start`).",
+)
 @pass_cli
-def serve(cli: CliContext) -> None:
+def serve(cli: CliContext, detached: bool) -> None:
     """Run the daemon in the foreground until Ctrl+C or SIGTERM."""
     from cove.daemon.serve import DaemonStartError
     from cove.daemon.serve import serve as run_daemon
 
     try:
-        run_daemon(cli.config, foreground=True)
+        run_daemon(cli.config, foreground=not detached)
     except DaemonStartError as exc:
         raise CommandError(str(exc)) from None
 

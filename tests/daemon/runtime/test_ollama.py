@@ -106,3 +106,31 @@ def test_cancel_closes_the_stream_and_ollama_sees_the_disconnect():
         while server.disconnects == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert server.disconnects == 1
+
+
+def test_a_daemon_configured_with_ollama_answers_through_it(tmp_path):
+    from cove.daemon.client import CoveClient
+
+    from tests.support.daemon import start_daemon
+
+    with FakeOllama(answer_words=4) as server:
+        daemon = start_daemon(
+            tmp_path / "home",
+            config=f'[model]\nchat = "ollama:llama3.2"\n[ollama]\nhost = "{server.url}"\n',
+        )
+        try:
+            with CoveClient.from_home(daemon.home) as client:
+                assert client.status()["model"] == "ollama:llama3.2"
+                reply = client.chat_completion(messages=QUESTION)
+                listed = client.models()
+        finally:
+            daemon.stop()
+    assert reply["model"] == "ollama:llama3.2"
+    assert reply["choices"][0]["message"]["content"] == "echo: hello there more "
+    assert reply["choices"][0]["finish_reason"] == "stop"
+    assert {
+        "name": "ollama:llama3.2:latest",
+        "backend": "ollama",
+        "path": None,
+        "current": False,
+    } in listed["models"]
