@@ -65,6 +65,83 @@ def m002_create_sessions(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_messages_session ON messages(session_id, created_at)")
 
 
+@migration
+def m003_create_index(db: sqlite_utils.Database) -> None:
+    """Watched folders, the file manifest, chunks with FTS5, and the embedding cache.
+
+    A file's chunks are written under a new `generation` and made live by one update of
+    `files.generation`; readers only see the live generation, so a file's chunks change
+    all at once. Chroma holds the vectors under the chunk ids and is rebuildable from
+    `embeddings`.
+    """
+    db.execute(
+        """CREATE TABLE folders (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            ignore TEXT NOT NULL DEFAULT '[]',
+            added_at REAL NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE files (
+            id INTEGER PRIMARY KEY,
+            folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+            path TEXT NOT NULL UNIQUE,
+            size INTEGER NOT NULL DEFAULT 0,
+            mtime REAL NOT NULL DEFAULT 0,
+            hash TEXT,
+            status TEXT NOT NULL,
+            error TEXT,
+            format TEXT,
+            chunk_count INTEGER NOT NULL DEFAULT 0,
+            generation INTEGER NOT NULL DEFAULT 0,
+            indexed_at REAL,
+            updated_at REAL NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX idx_files_folder ON files(folder_id)")
+    db.execute("CREATE INDEX idx_files_hash ON files(hash)")
+    db.execute("CREATE INDEX idx_files_status ON files(status)")
+    db.execute(
+        """CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY,
+            file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+            generation INTEGER NOT NULL,
+            ordinal INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            heading TEXT NOT NULL DEFAULT '[]',
+            page INTEGER,
+            line_start INTEGER,
+            line_end INTEGER,
+            embed_hash TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX idx_chunks_file ON chunks(file_id, generation)")
+    db.execute(
+        "CREATE VIRTUAL TABLE chunks_fts USING fts5("
+        "text, heading, content='chunks', content_rowid='id', tokenize='porter unicode61')"
+    )
+    db.execute(
+        """CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunks_fts(rowid, text, heading) VALUES (new.id, new.text, new.heading);
+        END"""
+    )
+    db.execute(
+        """CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text, heading)
+            VALUES ('delete', old.id, old.text, old.heading);
+        END"""
+    )
+    db.execute(
+        """CREATE TABLE embeddings (
+            hash TEXT NOT NULL,
+            model TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (hash, model)
+        ) WITHOUT ROWID"""
+    )
+
+
 def applied_migrations(db: sqlite_utils.Database) -> list[str]:
     if "_migrations" not in db.table_names():
         return []

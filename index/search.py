@@ -1,0 +1,155 @@
+"""Hybrid search: dense (Chroma) and BM25 (FTS5) candidates, fused by weighted reciprocal
+rank fusion, diversified by MMR, optionally reranked by a cross-encoder, cut to top-k."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import sqlite_utils
+
+from cove.index.embedcache import cached_vectors
+from cove.index.keywords import bm25_search
+from cove.index.manifest import live_chunks
+from cove.index.vectors import VectorStore
+
+Reranker = Callable[[str, list[str]], Sequence[float]]
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Knobs of the pipeline. A weight of 0 switches that retriever off; `mmr_lambda` of
+    None (or 1.0) switches MMR off. Defaults are set by `cove eval retrieval` (README)."""
+
+    k: int = 8
+    candidates: int = 50
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    rrf_k: int = 60
+    mmr_lambda: float | None = 0.7
+    mmr_pool: int = 30
+
+
+@dataclass
+class SearchHit:
+    chunk_id: int
+    path: str
+    heading: list[str]
+    page: int | None
+    line_start: int | None
+    line_end: int | None
+    text: str
+    scores: dict[str, float | None] = field(default_factory=dict)
+
+    def as_dict(self, rank: int) -> dict:
+        """The `cove search --json` result shape (design.md)."""
+        return {
+            "rank": rank,
+            "path": self.path,
+            "heading": self.heading,
+            "page": self.page,
+            "line_start": self.line_start,
+            "line_end": self.line_end,
+            "text": self.text,
+            "scores": self.scores,
+        }
+
+
+def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, float]:
+    """Weighted reciprocal rank fusion: sum of weight / (k + rank) over the rankings."""
+    fused: dict[int, float] = {}
+    for ids, weight in rankings:
+        if weight <= 0:
+            continue
+        for rank, chunk_id in enumerate(ids, start=1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (k + rank)
+    return fused
+
+
+def mmr(
+    ids: Sequence[int],
+    relevance: dict[int, float],
+    vectors: dict[int, np.ndarray],
+    lam: float,
+    k: int,
+) -> list[int]:
+    """Maximal marginal relevance: trade relevance against similarity to what is chosen."""
+    top = max((relevance[i] for i in ids), default=1.0) or 1.0
+    remaining = [i for i in ids if i in vectors]
+    chosen: list[int] = []
+    while remaining and len(chosen) < k:
+
+        def value(i: int) -> float:
+            redundancy = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
+            return lam * relevance[i] / top - (1 - lam) * redundancy
+
+        best = max(remaining, key=value)
+        chosen.append(best)
+        remaining.remove(best)
+    return chosen + [i for i in ids if i not in vectors][: k - len(chosen)]
+
+
+def hybrid_search(
+    db: sqlite_utils.Database,
+    store: VectorStore | None,
+    model: str,
+    query: str,
+    query_vector: np.ndarray | None,
+    params: SearchParams,
+    rerank: Reranker | None = None,
+) -> list[SearchHit]:
+    """Search live chunks. `db` should be a connection no other thread is using: the
+    retrievers and the chunk lookup run in one read transaction (one snapshot)."""
+    use_dense = params.dense_weight > 0 and store is not None and query_vector is not None
+    db.execute("BEGIN")
+    try:
+        dense = store.query(query_vector, params.candidates * 2) if use_dense else []
+        bm25 = bm25_search(db, query, params.candidates) if params.bm25_weight > 0 else []
+        chunks = live_chunks(db, list({i for i, _ in dense} | {i for i, _ in bm25}))
+        need_vectors = params.mmr_lambda is not None and params.mmr_lambda < 1.0
+        by_hash = (
+            cached_vectors(db, model, [c["embed_hash"] for c in chunks.values()])
+            if need_vectors
+            else {}
+        )
+    finally:
+        db.execute("COMMIT")
+    # Vectors of replaced generations may still be in Chroma for a moment: keep live ones.
+    dense = [(i, s) for i, s in dense if i in chunks][: params.candidates]
+    dense_scores, bm25_scores = dict(dense), dict(bm25)
+    fused = rrf(
+        [([i for i, _ in dense], params.dense_weight), ([i for i, _ in bm25], params.bm25_weight)],
+        params.rrf_k,
+    )
+    ranked = sorted(fused, key=lambda i: fused[i], reverse=True)
+    if need_vectors:
+        pool = ranked[: max(params.mmr_pool, params.k)]
+        vectors = {
+            i: by_hash[chunks[i]["embed_hash"]] for i in pool if chunks[i]["embed_hash"] in by_hash
+        }
+        ranked = mmr(pool, fused, vectors, float(params.mmr_lambda), params.k)
+    rerank_scores: dict[int, float] = {}
+    if rerank is not None and ranked:
+        pool = ranked[: max(params.k * 3, params.k)]
+        scores = rerank(query, [chunks[i]["text"] for i in pool])
+        rerank_scores = {i: float(s) for i, s in zip(pool, scores, strict=True)}
+        ranked = sorted(pool, key=lambda i: rerank_scores[i], reverse=True)
+    return [
+        SearchHit(
+            chunk_id=i,
+            path=chunks[i]["path"],
+            heading=chunks[i]["heading"],
+            page=chunks[i]["page"],
+            line_start=chunks[i]["line_start"],
+            line_end=chunks[i]["line_end"],
+            text=chunks[i]["text"],
+            scores={
+                "dense": dense_scores.get(i),
+                "bm25": bm25_scores.get(i),
+                "fused": fused[i],
+                "rerank": rerank_scores.get(i),
+            },
+        )
+        for i in ranked[: params.k]
+    ]
