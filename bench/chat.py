@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cove.daemon.runtime.models import default_gguf  # noqa: E402
-
 from tests.support.daemon import start_daemon  # noqa: E402
 
 PROMPT = "Write a detailed story about a lighthouse keeper, number {n}, and the sea."

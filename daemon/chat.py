@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import sqlite_utils
+
 from cove.daemon import sessions
 from cove.daemon.runtime import ContextOverflowError, GenerationParams, Message, Runtime
 

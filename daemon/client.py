@@ -132,6 +132,40 @@ class CoveClient:
         """Yield ("token", {"text"}) events, then ("done", result) or ("error", error)."""
         yield from self.stream_events("/api/ask", {"question": question, **options})
 
+    def folders(self) -> dict:
+        return self.request("GET", "/api/folders")
+
+    def add_folder(self, path: str, ignore: list[str] | None = None) -> dict:
+        return self.request("POST", "/api/folders", json={"path": path, "ignore": ignore or []})
+
+    def remove_folder(self, path: str) -> dict:
+        return self.request("DELETE", "/api/folders", params={"path": path})
+
+    def search(self, query: str, **options: Any) -> dict:
+        body = {"query": query, **{k: v for k, v in options.items() if v is not None}}
+        return self.request("POST", "/api/search", json=body)
+
+    def index_status(self) -> dict:
+        return self.request("GET", "/api/index/status")
+
+    def index_errors(self) -> dict:
+        return self.request("GET", "/api/index/errors")
+
+    def index_action(self, action: str) -> dict:
+        """pause | resume | rescan | rebuild"""
+        return self.request("POST", f"/api/index/{action}")
+
+    def index_events(self) -> Iterator[tuple[str, dict | str]]:
+        """("status", index status) whenever it changes, until the connection closes."""
+        try:
+            with self._http.stream("GET", "/api/index/events") as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for_error(response)
+                yield from _parse_sse(response.iter_lines())
+        except httpx.TransportError as exc:
+            raise DaemonNotRunningError(f"lost the daemon at {self.base_url}: {exc}") from exc
+
     def chat_completion(self, **body: Any) -> dict:
         return self.request("POST", "/v1/chat/completions", json={**body, "stream": False})
 

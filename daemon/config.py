@@ -57,6 +57,40 @@ class EmbeddingSettings:
 
 
 @dataclass(frozen=True)
+class IndexSettings:
+    # Quiet time after the last change to a file before it is ingested (a burst of saves
+    # becomes one ingest).
+    debounce_ms: int = 300
+    # A full reconcile scan also runs this often, for changes the OS did not report.
+    rescan_interval_s: float = 600.0
+    max_file_mb: float = 20.0
+    file_timeout_s: float = 30.0
+    # Chunk size in embedder tokens; 0 picks the largest that fits the embedder.
+    chunk_tokens: int = 0
+    chunk_overlap: float = 0.15
+    # Prepend the heading trail to each chunk's text before embedding it.
+    heading_in_embedding: bool = True
+    # "persistent" (COVE_HOME/chroma) or "http" (a Chroma server, see chroma_host/port).
+    chroma: str = "persistent"
+    chroma_host: str = "127.0.0.1"
+    chroma_port: int = 8000
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    k: int = 8
+    candidates: int = 50
+    # Weighted reciprocal rank fusion; a weight of 0 switches that retriever off.
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    rrf_k: int = 60
+    # MMR trade-off (1.0 = relevance only, i.e. off).
+    mmr_lambda: float = 0.7
+    # A sentence-transformers CrossEncoder directory; empty for no rerank.
+    rerank_model: str = ""
+
+
+@dataclass(frozen=True)
 class OllamaSettings:
     host: str = "http://127.0.0.1:11434"
     # Cove always sends num_ctx so it knows the context it must fit prompts into.
@@ -72,6 +106,8 @@ class Config:
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     embeddings: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
     ollama: OllamaSettings = field(default_factory=OllamaSettings)
 
     @property
@@ -87,6 +123,8 @@ SECTIONS: dict[str, type] = {
     "daemon": DaemonSettings,
     "model": ModelSettings,
     "embeddings": EmbeddingSettings,
+    "index": IndexSettings,
+    "search": SearchSettings,
     "ollama": OllamaSettings,
 }
 
@@ -104,6 +142,20 @@ CHECKS: dict[str, tuple[Any, str]] = {
     "model.temperature": (lambda v: 0 <= v <= 2, "a number between 0 and 2"),
     "model.chat": (lambda v: bool(v.strip()), "a non-empty model name"),
     "embeddings.batch_size": (lambda v: v >= 1, "a positive integer"),
+    "index.debounce_ms": (lambda v: 0 <= v <= 60_000, "between 0 and 60000 milliseconds"),
+    "index.rescan_interval_s": (lambda v: v >= 10, "at least 10 seconds"),
+    "index.max_file_mb": (lambda v: v > 0, "a positive number of megabytes"),
+    "index.file_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
+    "index.chunk_tokens": (lambda v: v == 0 or 32 <= v <= 8192, "0 (auto) or 32..8192"),
+    "index.chunk_overlap": (lambda v: 0 <= v <= 0.5, "a fraction between 0 and 0.5"),
+    "index.chroma": (lambda v: v in {"persistent", "http"}, "'persistent' or 'http'"),
+    "index.chroma_port": (lambda v: 1 <= v <= 65535, "an integer between 1 and 65535"),
+    "search.k": (lambda v: 1 <= v <= 100, "an integer between 1 and 100"),
+    "search.candidates": (lambda v: 1 <= v <= 1000, "an integer between 1 and 1000"),
+    "search.dense_weight": (lambda v: v >= 0, "a weight of at least 0"),
+    "search.bm25_weight": (lambda v: v >= 0, "a weight of at least 0"),
+    "search.rrf_k": (lambda v: v >= 1, "a positive integer"),
+    "search.mmr_lambda": (lambda v: 0 <= v <= 1, "a number between 0 and 1"),
     "ollama.num_ctx": (lambda v: v >= 256, "an integer of at least 256"),
     "ollama.timeout": (lambda v: v > 0, "a positive number of seconds"),
 }

@@ -139,14 +139,60 @@ def load_state(config: Config, guard: NetworkGuard):
     )
     log.info("loading embedding model %s", embed_path)
     embedder = Embedder(embed_path, batch_size=config.embeddings.batch_size)
+    runtime = Runtime(backend)
+    indexer, retriever = build_index(config, embedder, runtime)
     return DaemonState(
         config=config,
         db=db,
-        runtime=Runtime(backend),
+        runtime=runtime,
         embedder=embedder,
         token=token,
         guard=guard,
+        indexer=indexer,
+        retriever=retriever,
     )
+
+
+def build_index(config: Config, embedder, runtime):
+    """The vector store, the indexing worker and the retriever over them."""
+    from cove.daemon.indexer import Indexer
+    from cove.daemon.ingest import FileIngester, IngestSettings
+    from cove.daemon.retrieval import Retriever, load_reranker, search_params
+    from cove.index.chunking import default_chunk_tokens
+    from cove.index.loaders.isolated import IsolatedLoader
+    from cove.index.vectors import VectorStore, collection_name, http_client, persistent_client
+
+    settings = config.index
+    if settings.chroma == "http":
+        client = http_client(settings.chroma_host, settings.chroma_port)
+    else:
+        client = persistent_client(str(config.paths.chroma))
+    store = VectorStore(client, collection_name(embedder.name, embedder.dimension))
+    max_bytes = int(settings.max_file_mb * 1_000_000)  # MB as in the error messages
+    ingester = FileIngester(
+        embedder,
+        IsolatedLoader(timeout_s=settings.file_timeout_s, max_bytes=max_bytes),
+        IngestSettings(
+            chunk_tokens=settings.chunk_tokens or default_chunk_tokens(embedder.max_seq_length),
+            overlap=settings.chunk_overlap,
+            heading_in_embedding=settings.heading_in_embedding,
+            max_bytes=max_bytes,
+            batch_size=config.embeddings.batch_size,
+        ),
+    )
+
+    def chat_busy() -> bool:
+        return runtime.busy or runtime.waiting > 0
+
+    indexer = Indexer(config, store, ingester, chat_busy)
+    retriever = Retriever(
+        config.paths.db,
+        store,
+        embedder,
+        search_params(config.search),
+        load_reranker(config.search.rerank_model),
+    )
+    return indexer, retriever
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -171,10 +217,18 @@ def serve(config: Config, foreground: bool = True) -> None:
         guard = install_guard(config)
         check_port_free(config.port)
         state = load_state(config, guard)
+        from cove.daemon.watcher import FolderWatcher
+
+        watcher = FolderWatcher(state.indexer)
+        state.indexer.on_folders_changed = watcher.sync
+        state.indexer.start()
+        watcher.start()
         try:
             asyncio.run(_run_api(state))
         finally:
             paths.daemon_json.unlink(missing_ok=True)
+            watcher.stop()
+            state.indexer.stop()
             state.runtime.close()
             state.db.close()
             log.info("daemon stopped")
@@ -182,6 +236,7 @@ def serve(config: Config, foreground: bool = True) -> None:
 
 async def _run_api(state) -> None:
     import uvicorn
+
     from cove.daemon.api import build_app
 
     config = state.config

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from fastapi import Depends, FastAPI
+
 from cove.daemon import __version__
 from cove.daemon.api.auth import require_token
 from cove.daemon.api.errors import install_error_handlers
-from cove.daemon.api.routes import ask, models, openai, status
+from cove.daemon.api.routes import ask, folders, index, models, openai, search, status
 from cove.daemon.api.state import DaemonState
-from fastapi import Depends, FastAPI
 
 
 def build_app(state: DaemonState) -> FastAPI:
@@ -21,6 +22,6 @@ def build_app(state: DaemonState) -> FastAPI:
     )
     app.state.cove = state
     install_error_handlers(app)
-    for module in (status, ask, models, openai):
+    for module in (status, ask, models, openai, folders, search, index):
         app.include_router(module.router, dependencies=[Depends(require_token)])
     return app

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from cove.daemon.runtime import RuntimeErrorBase
-from cove.daemon.sessions import SessionNotFoundError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+
+from cove.daemon.runtime import RuntimeErrorBase
+from cove.daemon.sessions import SessionNotFoundError
 
 
 def error_body(message: str, code: str, kind: str = "invalid_request_error") -> dict:

@@ -5,13 +5,31 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import sqlite_utils
+
 from cove.daemon import __version__
 from cove.daemon.config import Config
 from cove.daemon.netguard import NetworkGuard
 from cove.daemon.runtime import Runtime
 from cove.index.embedder import Embedder
+
+if TYPE_CHECKING:
+    from cove.daemon.indexer import Indexer
+    from cove.daemon.retrieval import Retriever
+
+INDEX_KEYS = (
+    "state",
+    "files",
+    "chunks",
+    "queued",
+    "in_progress",
+    "failed",
+    "current_file",
+    "embedded_total",
+    "ingests_total",
+)
 
 
 @dataclass
@@ -22,9 +40,19 @@ class DaemonState:
     embedder: Embedder
     token: str
     guard: NetworkGuard | None = None
+    indexer: Indexer | None = None
+    retriever: Retriever | None = None
     started_at: float = field(default_factory=time.time)
     pid: int = field(default_factory=os.getpid)
     version: str = __version__
+
+    def index_status(self) -> dict:
+        if self.indexer is None:
+            return {key: None if key == "current_file" else 0 for key in INDEX_KEYS} | {
+                "state": "idle"
+            }
+        status = self.indexer.status()
+        return {key: status[key] for key in INDEX_KEYS}
 
     def status(self) -> dict:
         """The `cove status --json` document (shape fixed in design.md)."""
@@ -36,17 +64,7 @@ class DaemonState:
             "version": self.version,
             "model": backend.model_id,
             "adapter": backend.adapter,
-            "index": {
-                "state": "idle",
-                "files": 0,
-                "chunks": 0,
-                "queued": 0,
-                "in_progress": 0,
-                "failed": 0,
-                "current_file": None,
-                "embedded_total": 0,
-                "ingests_total": 0,
-            },
+            "index": self.index_status(),
             "runtime": self.runtime.stats(),
             "embeddings": {
                 "model": self.embedder.name,

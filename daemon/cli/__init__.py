@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import click
+
 from cove.daemon import __version__
-from cove.daemon.cli import ask, daemon, doctor, models, service
+from cove.daemon.cli import (
+    ask,
+    daemon,
+    doctor,
+    evaluate,
+    folders,
+    index,
+    models,
+    search,
+    service,
+)
 from cove.daemon.cli.output import EXIT_USAGE
 
 
@@ -22,7 +33,7 @@ def cli() -> None:
     """
 
 
-for module in (daemon, ask, models, service, doctor):
+for module in (daemon, ask, folders, search, index, evaluate, models, service, doctor):
     module.register(cli)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+
 from cove.daemon.cli.output import (
     CliContext,
     CommandError,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+
 from cove.daemon.cli.output import EXIT_ERROR, CliContext, emit_json, json_option, pass_cli
 
 

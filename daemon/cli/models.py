@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+
 from cove.daemon.cli.output import (
     CliContext,
     api_errors,

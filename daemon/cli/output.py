@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
+
 from cove.daemon.client import ApiError, CoveClient, DaemonNotRunningError
 from cove.daemon.config import Config, ConfigError, load_config
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+
 from cove.daemon.cli.output import CliContext, CommandError, emit_json, info, json_option, pass_cli
 
 

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import sqlite_utils
+
 from cove.daemon.store.migrations import migrate
 
 BUSY_TIMEOUT_MS = 5000

@@ -6,6 +6,7 @@ import re
 import tomllib
 
 import pytest
+
 from cove.daemon.config import DEFAULT_PORT, ConfigError, default_config_text, load_config
 
 

@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import pytest
+
 from cove.daemon.netguard import is_loopback
 
 

@@ -12,7 +12,6 @@ import os
 import textwrap
 
 from cove.daemon.netguard import is_loopback
-
 from tests.support.daemon import cove_env, free_port, run_cove
 
 AUDIT = textwrap.dedent("""

@@ -7,6 +7,7 @@ import socket
 from logging.handlers import RotatingFileHandler
 
 import pytest
+
 from cove.daemon.config import load_config
 from cove.daemon.serve import DaemonStartError, check_port_free, home_lock, setup_logging
 

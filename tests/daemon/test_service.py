@@ -7,7 +7,6 @@ import plistlib
 import sys
 
 from cove.daemon.service import service_file
-
 from tests.support.daemon import cove_env, free_port, run_cove
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cove.daemon.store import (
     MIGRATIONS,
     applied_migrations,

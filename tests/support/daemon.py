@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,11 +33,28 @@ def run_cove(
     env: dict[str, str],
     timeout: float = 240,
     input: str | None = None,
+    prefix: Sequence[str] = (),
 ) -> subprocess.CompletedProcess:
-    """Run the real `cove` CLI in a subprocess."""
+    """Run the real `cove` CLI in a subprocess (under `prefix`, e.g. setpriv, if given)."""
     return subprocess.run(
-        [*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, input=input
+        [*prefix, *CLI, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
     )
+
+
+def without_root_file_access() -> list[str] | None:
+    """A command prefix under which root obeys file modes (drops CAP_DAC_OVERRIDE and
+    CAP_DAC_READ_SEARCH), or None where setpriv cannot do it. Running as `nobody` is not
+    possible here: the interpreter lives under /root."""
+    prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    if shutil.which("setpriv") is None:
+        return None
+    probe = subprocess.run([*prefix, "true"], capture_output=True)
+    return prefix if probe.returncode == 0 else None
 
 
 @dataclass
@@ -44,6 +63,7 @@ class RunningDaemon:
     port: int
     env: dict[str, str]
     info: dict = field(default_factory=dict)
+    prefix: Sequence[str] = ()
 
     @property
     def token(self) -> str:
@@ -57,7 +77,7 @@ class RunningDaemon:
         return CoveClient.from_home(self.home)
 
     def cove(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
-        return run_cove(*args, env=self.env, **kwargs)
+        return run_cove(*args, env=self.env, prefix=self.prefix, **kwargs)
 
     def start(self) -> RunningDaemon:
         done = self.cove("start", "--timeout", str(START_TIMEOUT), "--json")
@@ -69,9 +89,11 @@ class RunningDaemon:
         self.cove("stop", timeout=60)
 
 
-def start_daemon(home: Path, config: str = "", **extra_env: str) -> RunningDaemon:
+def start_daemon(
+    home: Path, config: str = "", prefix: Sequence[str] = (), **extra_env: str
+) -> RunningDaemon:
     home.mkdir(parents=True, exist_ok=True)
     if config:
         (home / "config.toml").write_text(config)
     port = free_port()
-    return RunningDaemon(home, port, cove_env(home, port, **extra_env)).start()
+    return RunningDaemon(home, port, cove_env(home, port, **extra_env), prefix=prefix).start()

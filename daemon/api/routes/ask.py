@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
 from cove.daemon.api.errors import error_body
 from cove.daemon.api.sse import sse_data, sse_response
 from cove.daemon.api.state import DaemonState
 from cove.daemon.chat import AskRequest, ask
 from cove.daemon.runtime import GenerationParams, RuntimeErrorBase
 from cove.daemon.sessions import get_session
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
 
 router = APIRouter(prefix="/api", tags=["assistant"])
 

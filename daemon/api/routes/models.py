@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
 from cove.daemon.api.state import DaemonState
 from cove.daemon.runtime.models import load_backend, local_models, resolve_model
 from cove.daemon.runtime.ollama import PREFIX, list_ollama_models
 from cove.daemon.store import set_setting
-from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
 
 router = APIRouter(prefix="/api/models", tags=["models"])
 

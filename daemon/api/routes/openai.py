@@ -7,14 +7,15 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Literal
 
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
 from cove.daemon.api.errors import ApiError, error_body
 from cove.daemon.api.sse import sse_data, sse_response
 from cove.daemon.api.state import DaemonState
 from cove.daemon.chat import GENERAL_SYSTEM_PROMPT
 from cove.daemon.runtime import GenerationParams, Message, RuntimeErrorBase
-from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 

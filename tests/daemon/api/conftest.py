@@ -7,6 +7,7 @@ import json
 
 import httpx
 import pytest
+
 from cove.daemon.api import build_app
 from cove.daemon.api.state import DaemonState
 from cove.daemon.config import load_config

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+
 from cove.daemon.runtime.base import ContextOverflowError, GenerationParams, ModelLoadError
 from cove.daemon.runtime.llamacpp import LlamaCppBackend
 

@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+
 from cove.daemon.runtime.base import (
     BackendUnavailableError,
     ContextOverflowError,
@@ -17,7 +18,6 @@ from cove.daemon.runtime.base import (
     ModelLoadError,
 )
 from cove.daemon.runtime.ollama import OllamaBackend, list_ollama_models
-
 from tests.support.daemon import free_port
 from tests.support.fake_ollama import FakeOllama
 
@@ -110,7 +110,6 @@ def test_cancel_closes_the_stream_and_ollama_sees_the_disconnect():
 
 def test_a_daemon_configured_with_ollama_answers_through_it(tmp_path):
     from cove.daemon.client import CoveClient
-
     from tests.support.daemon import start_daemon
 
     with FakeOllama(answer_words=4) as server:

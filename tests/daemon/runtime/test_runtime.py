@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from cove.daemon.runtime import GenerationParams, ModelLoadError, Runtime
 
 QUESTION = [{"role": "user", "content": "Name three colours."}]

@@ -1,0 +1,46 @@
+"""/api/folders: the watched folders (what `cove folders` uses)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from cove.daemon.api.errors import ApiError
+from cove.daemon.api.state import DaemonState
+from cove.index import manifest
+
+router = APIRouter(prefix="/api/folders", tags=["folders"])
+
+
+class AddFolder(BaseModel):
+    path: str = Field(min_length=1, description="a folder on this machine")
+    ignore: list[str] = Field(default_factory=list, description="extra gitignore-style globs")
+
+
+def _state(request: Request) -> DaemonState:
+    return request.app.state.cove
+
+
+@router.get("", summary="Watched folders with their file and chunk counts")
+async def list_folders(request: Request) -> dict:
+    return {"folders": manifest.list_folders(_state(request).indexer.reader())}
+
+
+@router.post("", summary="Watch a folder; returns at once, indexing goes on in the daemon")
+async def add_folder(body: AddFolder, request: Request) -> dict:
+    try:
+        folder = _state(request).indexer.add_folder(Path(body.path), body.ignore)
+    except ValueError as exc:
+        raise ApiError(400, str(exc), "invalid_folder") from None
+    return {"folder": folder}
+
+
+@router.delete("", summary="Stop watching a folder and delete its chunks")
+async def remove_folder(request: Request, path: str = Query(min_length=1)) -> dict:
+    try:
+        folder = _state(request).indexer.remove_folder(Path(path))
+    except LookupError as exc:
+        raise ApiError(404, str(exc), "folder_not_found") from None
+    return {"removed": folder}

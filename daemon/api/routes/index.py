@@ -1,0 +1,76 @@
+"""/api/index/...: progress, errors, pause/resume, rescan, rebuild, and an SSE event stream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+
+from cove.daemon.api.sse import sse_data, sse_response
+from cove.daemon.api.state import DaemonState
+from cove.index import manifest
+
+router = APIRouter(prefix="/api/index", tags=["index"])
+
+EVENT_INTERVAL_S = 0.25
+HEARTBEAT_S = 15.0
+
+
+def _state(request: Request) -> DaemonState:
+    return request.app.state.cove
+
+
+@router.get("/status", summary="Index progress: state, counts, current file")
+async def index_status(request: Request) -> dict:
+    return _state(request).indexer.status()
+
+
+@router.get("/errors", summary="Files that failed, with the reason")
+async def index_errors(request: Request) -> dict:
+    return {"failed": manifest.failures(_state(request).indexer.reader())}
+
+
+@router.post("/pause", summary="Pause indexing (events are still collected)")
+async def pause(request: Request) -> dict:
+    _state(request).indexer.pause()
+    return _state(request).indexer.status()
+
+
+@router.post("/resume", summary="Resume indexing")
+async def resume(request: Request) -> dict:
+    _state(request).indexer.resume()
+    return _state(request).indexer.status()
+
+
+@router.post("/rescan", summary="Reconcile every folder with the manifest now")
+async def rescan(request: Request) -> dict:
+    _state(request).indexer.rescan()
+    return _state(request).indexer.status()
+
+
+@router.post("/rebuild", summary="Recreate the vector store from SQLite, without re-embedding")
+async def rebuild(request: Request) -> dict:
+    _state(request).indexer.rebuild()
+    return _state(request).indexer.status()
+
+
+@router.get("/events", summary="SSE: a `status` event whenever the index status changes")
+async def events(request: Request):
+    return sse_response(_status_events(request))
+
+
+async def _status_events(request: Request) -> AsyncIterator[str]:
+    indexer = _state(request).indexer
+    last: dict | None = None
+    quiet = 0.0
+    while not await request.is_disconnected():
+        status = indexer.status()
+        if status != last:
+            yield sse_data(status, event="status")
+            last, quiet = status, 0.0
+        elif quiet >= HEARTBEAT_S:
+            yield ": keep-alive\n\n"
+            quiet = 0.0
+        await asyncio.sleep(EVENT_INTERVAL_S)
+        quiet += EVENT_INTERVAL_S

@@ -1,0 +1,33 @@
+"""/api/search: hybrid search over the watched folders (what `cove search` uses)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from cove.daemon.api.state import DaemonState
+
+router = APIRouter(prefix="/api", tags=["search"])
+
+
+class SearchBody(BaseModel):
+    query: str = Field(min_length=1)
+    k: int | None = Field(None, ge=1, le=100)
+    dense_weight: float | None = Field(None, ge=0)
+    bm25_weight: float | None = Field(None, ge=0)
+    mmr_lambda: float | None = Field(None, ge=0, le=1)
+
+
+@router.post("/search", summary="Chunks for a query: dense + BM25, fused, MMR, top-k")
+async def search(body: SearchBody, request: Request) -> dict:
+    state: DaemonState = request.app.state.cove
+    overrides = body.model_dump(exclude={"query"})
+    if overrides.get("mmr_lambda") == 1.0:
+        overrides["mmr_lambda"] = None
+    hits, timings = await run_in_threadpool(state.retriever.search, body.query, **overrides)
+    return {
+        "query": body.query,
+        "results": [hit.as_dict(rank) for rank, hit in enumerate(hits, start=1)],
+        "timings": timings,
+    }

@@ -1,0 +1,350 @@
+"""What happens to one file, and the start-up repair and reconcile scans.
+
+Runs on the indexer's worker thread with the worker's own SQLite connection.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import stat
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sqlite_utils
+
+from cove.index import manifest
+from cove.index.chunking import chunk_document, embed_text
+from cove.index.document import LoadError, SkipFile
+from cove.index.embedcache import cached_vectors, embed_cached, text_hash
+from cove.index.embedder import Embedder
+from cove.index.ignore import IgnoreRules
+from cove.index.loaders import SUPPORTED_SUFFIXES
+from cove.index.loaders.isolated import IsolatedLoader
+from cove.index.vectors import VectorStore
+
+log = logging.getLogger("cove.ingest")
+
+# Superseded chunk rows are deleted this long after their file flipped generation, so a
+# search that read Chroma just before the flip still finds their rows.
+GC_DELAY_S = 2.0
+
+
+@dataclass
+class Outcome:
+    embedded: int = 0
+    ingested: bool = False
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    chunk_tokens: int
+    overlap: float
+    heading_in_embedding: bool
+    max_bytes: int
+    batch_size: int
+
+
+class FileIngester:
+    """Load, chunk, embed (through the cache) and store one file at a time."""
+
+    def __init__(self, embedder: Embedder, loader: IsolatedLoader, settings: IngestSettings):
+        self.embedder = embedder
+        self.loader = loader
+        self.settings = settings
+        self.model = embedder.name
+        self._garbage: list[tuple[float, int]] = []  # (due, file_id)
+
+    def close(self) -> None:
+        self.loader.close()
+
+    # --- one file -------------------------------------------------------------------
+
+    def ingest(
+        self,
+        db: sqlite_utils.Database,
+        store: VectorStore,
+        folder_id: int,
+        path: Path,
+        yield_to_chat: Callable[[], None],
+    ) -> Outcome:
+        """Bring the index in line with `path` as it is on disk now."""
+        key = str(path)
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            self._forget(db, store, [key])
+            return Outcome()
+        if stat.S_ISLNK(info.st_mode):
+            self._record_link(db, store, folder_id, path, info)
+            return Outcome()
+        if not stat.S_ISREG(info.st_mode):
+            return Outcome()
+        row = manifest.get_file(db, key)
+        if (
+            row
+            and (row["size"], row["mtime"]) == (info.st_size, info.st_mtime)
+            and row["status"] in (manifest.INDEXED, manifest.SKIPPED, manifest.FAILED)
+        ):
+            return Outcome()
+        record = dict(size=info.st_size, mtime=info.st_mtime)
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            return self._settle(
+                db,
+                store,
+                folder_id,
+                key,
+                manifest.SKIPPED,
+                f"unsupported file type '{path.suffix or path.name}'",
+                **record,
+            )
+        if info.st_size > self.settings.max_bytes:
+            return self._settle(
+                db,
+                store,
+                folder_id,
+                key,
+                manifest.FAILED,
+                f"too large: {info.st_size / 1e6:.1f} MB > limit "
+                f"{self.settings.max_bytes / 1e6:.1f} MB",
+                **record,
+            )
+        try:
+            digest = file_hash(path)
+        except OSError as exc:
+            return self._settle(
+                db, store, folder_id, key, manifest.FAILED, read_error(exc), **record
+            )
+        if row and row["hash"] == digest and row["status"] == manifest.INDEXED:
+            manifest.touch_file(db, row["id"], info.st_size, info.st_mtime)
+            return Outcome()
+        if row is None and self._adopt_moved(db, folder_id, key, digest, info):
+            return Outcome()
+        try:
+            document = self.loader.load(path)
+        except SkipFile as exc:
+            return self._settle(db, store, folder_id, key, manifest.SKIPPED, str(exc), **record)
+        except LoadError as exc:
+            return self._settle(db, store, folder_id, key, manifest.FAILED, str(exc), **record)
+        return self._store(db, store, folder_id, key, row, document, digest, info, yield_to_chat)
+
+    def _store(self, db, store, folder_id, key, row, document, digest, info, yield_to_chat):
+        chunks = chunk_document(
+            document,
+            self.embedder.count_tokens,
+            self.settings.chunk_tokens,
+            overlap=self.settings.overlap,
+        )
+        texts = [embed_text(c, self.settings.heading_in_embedding) for c in chunks]
+
+        def embed(batch: list[str]) -> np.ndarray:
+            out = []
+            for start in range(0, len(batch), self.settings.batch_size):
+                yield_to_chat()
+                out.extend(self.embedder.embed(batch[start : start + self.settings.batch_size]))
+            return np.asarray(out, dtype=np.float32)
+
+        vectors, embedded = embed_cached(db, self.model, texts, embed)
+        file_id = (
+            row["id"]
+            if row
+            else manifest.record_file(db, folder_id, key, status="indexing", size=-1, mtime=-1)
+        )
+        generation, ids = manifest.write_generation(
+            db,
+            file_id,
+            [
+                {
+                    "text": c.text,
+                    "heading": list(c.heading),
+                    "page": c.page,
+                    "line_start": c.line_start,
+                    "line_end": c.line_end,
+                    "embed_hash": text_hash(t),
+                }
+                for c, t in zip(chunks, texts, strict=True)
+            ],
+        )
+        if ids:
+            store.add(ids, vectors, [file_id] * len(ids))
+        manifest.make_live(
+            db,
+            file_id,
+            generation,
+            size=info.st_size,
+            mtime=info.st_mtime,
+            content_hash=digest,
+            file_format=document.format,
+            chunk_count=len(ids),
+        )
+        self._garbage.append((time.monotonic() + GC_DELAY_S, file_id))
+        return Outcome(embedded=embedded, ingested=True)
+
+    def _settle(self, db, store, folder_id, key, status, reason, *, size, mtime) -> Outcome:
+        """Record a skipped or failed file; chunks of an earlier version go."""
+        file_id = manifest.record_file(
+            db, folder_id, key, status=status, size=size, mtime=mtime, error=reason
+        )
+        dropped = manifest.drop_live_chunks(db, file_id)
+        if dropped:
+            store.delete(dropped)
+        if status == manifest.FAILED:
+            log.warning("failed to index %s: %s", key, reason)
+        return Outcome()
+
+    def _record_link(self, db, store, folder_id, path: Path, info: os.stat_result) -> None:
+        try:
+            os.stat(path)
+        except OSError as exc:
+            reason = "symlink loop" if exc.errno == errno.ELOOP else "broken symbolic link"
+            status = manifest.FAILED if exc.errno == errno.ELOOP else manifest.SKIPPED
+        else:
+            # Its target is indexed where it lies, if that is in a watched folder.
+            reason, status = "symbolic link (not followed)", manifest.SKIPPED
+        self._settle(
+            db, store, folder_id, str(path), status, reason, size=info.st_size, mtime=info.st_mtime
+        )
+
+    def _adopt_moved(self, db, folder_id, key, digest, info) -> bool:
+        """A new path whose content an indexed file had, whose path is gone: a rename."""
+        for candidate in manifest.files_with_hash(db, digest):
+            if not os.path.lexists(candidate["path"]):
+                manifest.rename_file(db, candidate["id"], key, folder_id)
+                manifest.touch_file(db, candidate["id"], info.st_size, info.st_mtime)
+                return True
+        return False
+
+    def _forget(self, db, store, paths: list[str]) -> None:
+        ids = manifest.delete_files(db, paths)
+        if ids:
+            store.delete(ids)
+
+    # --- housekeeping ---------------------------------------------------------------
+
+    def collect_garbage(
+        self, db: sqlite_utils.Database, store: VectorStore, force: bool = False
+    ) -> None:
+        """Delete superseded generations whose grace period is over."""
+        now = time.monotonic()
+        due = {f for t, f in self._garbage if force or t <= now}
+        if not due:
+            return
+        self._garbage = [(t, f) for t, f in self._garbage if f not in due]
+        for file_id in due:
+            ids = manifest.superseded_chunk_ids(db, file_id)
+            if ids:
+                store.delete(ids)
+                manifest.delete_chunks(db, ids)
+
+    def has_garbage(self) -> float | None:
+        """When the next garbage is due (monotonic), or None."""
+        return min((t for t, _ in self._garbage), default=None)
+
+    def repair(self, db: sqlite_utils.Database, store: VectorStore) -> None:
+        """Make SQLite and Chroma agree after a crash: drop orphans, restore missing vectors
+        from the embedding cache (embedding only what the cache lacks)."""
+        stale = manifest.superseded_chunk_ids(db)
+        if stale:
+            store.delete(stale)
+            manifest.delete_chunks(db, stale)
+        live = manifest.live_chunk_ids(db)
+        present = store.ids()
+        orphans = sorted(present - live)
+        if orphans:
+            store.delete(orphans)
+        missing = sorted(live - present)
+        if missing:
+            self._restore_vectors(db, store, missing)
+        if stale or orphans or missing:
+            log.info(
+                "repaired index: %d stale chunks, %d orphan vectors, %d missing vectors",
+                len(stale),
+                len(orphans),
+                len(missing),
+            )
+
+    def rebuild_vectors(self, db: sqlite_utils.Database, store: VectorStore) -> None:
+        """Recreate the Chroma collection from SQLite, without embedding again."""
+        store.reset()
+        self._restore_vectors(db, store, sorted(manifest.live_chunk_ids(db)))
+
+    def _restore_vectors(self, db, store: VectorStore, ids: list[int]) -> None:
+        for start in range(0, len(ids), 1000):
+            batch = ids[start : start + 1000]
+            rows = manifest.chunk_hashes(db, batch)
+            vectors = cached_vectors(db, self.model, [r["embed_hash"] for r in rows])
+            lacking = [r for r in rows if r["embed_hash"] not in vectors]
+            if lacking:  # cache lost (or a new model): embed the chunk text again
+                texts = [r["text"] for r in lacking]
+                fresh, _ = embed_cached(db, self.model, texts, self.embedder.embed)
+                for r, v in zip(lacking, fresh, strict=True):
+                    vectors[r["embed_hash"]] = v
+            store.add(
+                [r["id"] for r in rows],
+                np.stack([vectors[r["embed_hash"]] for r in rows]),
+                [r["file_id"] for r in rows],
+            )
+
+    def reconcile(
+        self, db: sqlite_utils.Database, store: VectorStore, folder_id: int, rules: IgnoreRules
+    ) -> Iterable[str]:
+        """Compare a folder with the manifest by size and mtime; forget vanished files,
+        adopt renames made while the daemon was down, and return paths to look at."""
+        known = manifest.files_in_folder(db, folder_id)
+        changed: list[tuple[str, int]] = []
+        seen: set[str] = set()
+        for entry in rules.walk():
+            seen.add(entry.path)
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            row = known.get(entry.path)
+            if row is None or (row["size"], row["mtime"]) != (info.st_size, info.st_mtime):
+                changed.append((entry.path, info.st_size))
+        gone = [p for p in known if p not in seen]
+        by_size: dict[int, list[dict]] = {}
+        for p in gone:
+            if known[p]["status"] == manifest.INDEXED:
+                by_size.setdefault(known[p]["size"], []).append(known[p])
+        for path, size in changed:
+            if path not in known and by_size.get(size):
+                self._adopt_by_hash(db, folder_id, path, by_size[size], gone)
+        self._forget(db, store, gone)
+        return [p for p, _ in changed]
+
+    def _adopt_by_hash(self, db, folder_id, path, candidates, gone) -> None:
+        try:
+            digest = file_hash(Path(path))
+        except OSError:
+            return
+        for row in candidates:
+            if row["hash"] == digest and row["path"] in gone:
+                manifest.rename_file(db, row["id"], path, folder_id)
+                gone.remove(row["path"])
+                candidates.remove(row)
+                return
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_error(exc: OSError) -> str:
+    """A readable reason for a file that could not be read."""
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, FileNotFoundError):
+        return "file vanished while reading"
+    if exc.errno == errno.ELOOP:
+        return "symlink loop"
+    return f"cannot read: {exc.strerror or exc}"
