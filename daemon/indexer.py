@@ -25,11 +25,15 @@ from cove.index.vectors import VectorStore
 
 log = logging.getLogger("cove.indexer")
 
+# Queued files ingested together, so their chunks share embedding batches.
+FILES_PER_BATCH = 32
+
 
 @dataclass
 class Task:
-    kind: str  # file | delete | move | reconcile | remove_folder | rebuild | gc
+    kind: str  # file(s) | delete | move | reconcile | scan_dir | remove_folder | rebuild | gc
     path: str = ""
+    paths: list[str] = field(default_factory=list)
     dest: str = ""
     folder_id: int = 0
 
@@ -255,7 +259,7 @@ class Indexer:
                 if self._tasks and not self.paused:
                     task = self._tasks.popleft()
                     if task.kind == "file":
-                        self._queued_files.discard(task.path)
+                        task = self._take_files(task)
                     self._busy = True
                     return task
                 garbage = self.ingester.has_garbage()
@@ -265,6 +269,14 @@ class Indexer:
                 timeout = min((due - now for due in deadlines), default=1.0)
                 self._wake.wait(timeout=max(0.01, min(timeout, 1.0)))
         return None
+
+    def _take_files(self, first: Task) -> Task:
+        """The file tasks at the head of the queue, as one batch (caller holds the lock)."""
+        paths = [first.path]
+        while self._tasks and self._tasks[0].kind == "file" and len(paths) < FILES_PER_BATCH:
+            paths.append(self._tasks.popleft().path)
+        self._queued_files.difference_update(paths)
+        return Task("files", paths=paths)
 
     def _run(self) -> None:
         while (task := self._next_task()) is not None:
@@ -279,8 +291,8 @@ class Indexer:
                     self._wake.notify_all()
 
     def _handle(self, task: Task) -> None:
-        if task.kind == "file":
-            self._ingest(Path(task.path))
+        if task.kind == "files":
+            self._ingest([Path(p) for p in task.paths])
         elif task.kind == "delete":
             self._forget(manifest.paths_under(self._db, task.path) + [task.path])
         elif task.kind == "move":
@@ -302,15 +314,23 @@ class Indexer:
         elif task.kind == "rebuild":
             self.ingester.rebuild_vectors(self._db, self.store)
 
-    def _ingest(self, path: Path) -> None:
-        found = self.folder_for(path)
-        if found is None or found[1].is_ignored(path):
-            self._forget([str(path)])
-            return
-        self.counters.current_file = str(path)
-        outcome = self.ingester.ingest(self._db, self.store, found[0], path, self._yield_to_chat)
+    def _ingest(self, paths: list[Path]) -> None:
+        wanted = []
+        for path in paths:
+            found = self.folder_for(path)
+            if found is None or found[1].is_ignored(path):
+                self._forget([str(path)])
+            else:
+                wanted.append((found[0], path))
+
+        def on_file(path: str) -> None:
+            self.counters.current_file = path
+
+        outcome = self.ingester.ingest_many(
+            self._db, self.store, wanted, self._yield_to_chat, on_file
+        )
         self.counters.embedded_total += outcome.embedded
-        self.counters.ingests_total += int(outcome.ingested)
+        self.counters.ingests_total += outcome.ingested
 
     def _forget(self, paths: list[str]) -> None:
         ids = manifest.delete_files(self._db, paths)

@@ -11,7 +11,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import numpy as np
 import sqlite_utils
 
 from cove.index import manifest
-from cove.index.chunking import chunk_document, embed_text
+from cove.index.chunking import Chunk, chunk_document, embed_text
 from cove.index.document import LoadError, SkipFile
 from cove.index.embedcache import cached_vectors, embed_cached, text_hash
 from cove.index.embedder import Embedder
@@ -38,7 +38,21 @@ GC_DELAY_S = 2.0
 @dataclass
 class Outcome:
     embedded: int = 0
-    ingested: bool = False
+    ingested: int = 0  # files whose chunks were (re)written
+
+
+@dataclass
+class Prepared:
+    """A file loaded and chunked, waiting for its vectors."""
+
+    folder_id: int
+    key: str
+    row: dict | None
+    digest: str
+    info: os.stat_result
+    file_format: str
+    chunks: list[Chunk]
+    texts: list[str]
 
 
 @dataclass(frozen=True)
@@ -74,73 +88,29 @@ class FileIngester:
         yield_to_chat: Callable[[], None],
     ) -> Outcome:
         """Bring the index in line with `path` as it is on disk now."""
-        key = str(path)
-        try:
-            info = os.lstat(path)
-        except FileNotFoundError:
-            self._forget(db, store, [key])
-            return Outcome()
-        if stat.S_ISLNK(info.st_mode):
-            self._record_link(db, store, folder_id, path, info)
-            return Outcome()
-        if not stat.S_ISREG(info.st_mode):
-            return Outcome()
-        row = manifest.get_file(db, key)
-        if (
-            row
-            and (row["size"], row["mtime"]) == (info.st_size, info.st_mtime)
-            and row["status"] in (manifest.INDEXED, manifest.SKIPPED, manifest.FAILED)
-        ):
-            return Outcome()
-        record = dict(size=info.st_size, mtime=info.st_mtime)
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            return self._settle(
-                db,
-                store,
-                folder_id,
-                key,
-                manifest.SKIPPED,
-                f"unsupported file type '{path.suffix or path.name}'",
-                **record,
-            )
-        if info.st_size > self.settings.max_bytes:
-            return self._settle(
-                db,
-                store,
-                folder_id,
-                key,
-                manifest.FAILED,
-                f"too large: {info.st_size / 1e6:.1f} MB > limit "
-                f"{self.settings.max_bytes / 1e6:.1f} MB",
-                **record,
-            )
-        try:
-            digest = file_hash(path)
-        except OSError as exc:
-            return self._settle(
-                db, store, folder_id, key, manifest.FAILED, read_error(exc), **record
-            )
-        if row and row["hash"] == digest and row["status"] == manifest.INDEXED:
-            manifest.touch_file(db, row["id"], info.st_size, info.st_mtime)
-            return Outcome()
-        if row is None and self._adopt_moved(db, folder_id, key, digest, info):
-            return Outcome()
-        try:
-            document = self.loader.load(path)
-        except SkipFile as exc:
-            return self._settle(db, store, folder_id, key, manifest.SKIPPED, str(exc), **record)
-        except LoadError as exc:
-            return self._settle(db, store, folder_id, key, manifest.FAILED, str(exc), **record)
-        return self._store(db, store, folder_id, key, row, document, digest, info, yield_to_chat)
+        return self.ingest_many(db, store, [(folder_id, path)], yield_to_chat)
 
-    def _store(self, db, store, folder_id, key, row, document, digest, info, yield_to_chat):
-        chunks = chunk_document(
-            document,
-            self.embedder.count_tokens,
-            self.settings.chunk_tokens,
-            overlap=self.settings.overlap,
-        )
-        texts = [embed_text(c, self.settings.heading_in_embedding) for c in chunks]
+    def ingest_many(
+        self,
+        db: sqlite_utils.Database,
+        store: VectorStore,
+        files: Sequence[tuple[int, Path]],
+        yield_to_chat: Callable[[], None],
+        on_file: Callable[[str], None] = lambda path: None,
+    ) -> Outcome:
+        """Ingest several files with one embedding pass over all their new chunks.
+
+        Small files give small batches, which the encoder runs far below its speed;
+        pooling the chunks of a queue of files keeps its batches full.
+        """
+        ready = []
+        for folder_id, path in files:
+            on_file(str(path))
+            prepared = self._prepare(db, store, folder_id, path)
+            if prepared is not None:
+                ready.append(prepared)
+        if not ready:
+            return Outcome()
 
         def embed(batch: list[str]) -> np.ndarray:
             out = []
@@ -149,11 +119,82 @@ class FileIngester:
                 out.extend(self.embedder.embed(batch[start : start + self.settings.batch_size]))
             return np.asarray(out, dtype=np.float32)
 
+        texts = [t for p in ready for t in p.texts]
         vectors, embedded = embed_cached(db, self.model, texts, embed)
+        offset = 0
+        for prepared in ready:
+            count = len(prepared.texts)
+            self._commit(db, store, prepared, vectors[offset : offset + count])
+            offset += count
+        return Outcome(embedded=embedded, ingested=len(ready))
+
+    def _prepare(
+        self, db: sqlite_utils.Database, store: VectorStore, folder_id: int, path: Path
+    ) -> Prepared | None:
+        """Everything up to embedding; None when the file needs no new chunks (unchanged,
+        renamed, gone, skipped or failed: those are settled here)."""
+        key = str(path)
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            self._forget(db, store, [key])
+            return None
+        if stat.S_ISLNK(info.st_mode):
+            self._record_link(db, store, folder_id, path, info)
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        row = manifest.get_file(db, key)
+        if (
+            row
+            and (row["size"], row["mtime"]) == (info.st_size, info.st_mtime)
+            and row["status"] in (manifest.INDEXED, manifest.SKIPPED, manifest.FAILED)
+        ):
+            return None
+        record = dict(size=info.st_size, mtime=info.st_mtime)
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            reason = f"unsupported file type '{path.suffix or path.name}'"
+            return self._settle(db, store, folder_id, key, manifest.SKIPPED, reason, **record)
+        if info.st_size > self.settings.max_bytes:
+            reason = (
+                f"too large: {info.st_size / 1e6:.1f} MB > limit "
+                f"{self.settings.max_bytes / 1e6:.1f} MB"
+            )
+            return self._settle(db, store, folder_id, key, manifest.FAILED, reason, **record)
+        try:
+            digest = file_hash(path)
+        except OSError as exc:
+            return self._settle(
+                db, store, folder_id, key, manifest.FAILED, read_error(exc), **record
+            )
+        if row and row["hash"] == digest and row["status"] == manifest.INDEXED:
+            manifest.touch_file(db, row["id"], info.st_size, info.st_mtime)
+            return None
+        if row is None and self._adopt_moved(db, folder_id, key, digest, info):
+            return None
+        try:
+            document = self.loader.load(path)
+        except SkipFile as exc:
+            return self._settle(db, store, folder_id, key, manifest.SKIPPED, str(exc), **record)
+        except LoadError as exc:
+            return self._settle(db, store, folder_id, key, manifest.FAILED, str(exc), **record)
+        chunks = chunk_document(
+            document,
+            self.embedder.count_tokens,
+            self.settings.chunk_tokens,
+            overlap=self.settings.overlap,
+        )
+        texts = [embed_text(c, self.settings.heading_in_embedding) for c in chunks]
+        return Prepared(folder_id, key, row, digest, info, document.format, chunks, texts)
+
+    def _commit(
+        self, db: sqlite_utils.Database, store: VectorStore, p: Prepared, vectors: np.ndarray
+    ) -> None:
+        """Write the new generation, its vectors, then flip the file to it."""
         file_id = (
-            row["id"]
-            if row
-            else manifest.record_file(db, folder_id, key, status="indexing", size=-1, mtime=-1)
+            p.row["id"]
+            if p.row
+            else manifest.record_file(db, p.folder_id, p.key, status="indexing", size=-1, mtime=-1)
         )
         generation, ids = manifest.write_generation(
             db,
@@ -167,7 +208,7 @@ class FileIngester:
                     "line_end": c.line_end,
                     "embed_hash": text_hash(t),
                 }
-                for c, t in zip(chunks, texts, strict=True)
+                for c, t in zip(p.chunks, p.texts, strict=True)
             ],
         )
         if ids:
@@ -176,16 +217,15 @@ class FileIngester:
             db,
             file_id,
             generation,
-            size=info.st_size,
-            mtime=info.st_mtime,
-            content_hash=digest,
-            file_format=document.format,
+            size=p.info.st_size,
+            mtime=p.info.st_mtime,
+            content_hash=p.digest,
+            file_format=p.file_format,
             chunk_count=len(ids),
         )
         self._garbage.append((time.monotonic() + GC_DELAY_S, file_id))
-        return Outcome(embedded=embedded, ingested=True)
 
-    def _settle(self, db, store, folder_id, key, status, reason, *, size, mtime) -> Outcome:
+    def _settle(self, db, store, folder_id, key, status, reason, *, size, mtime) -> None:
         """Record a skipped or failed file; chunks of an earlier version go."""
         file_id = manifest.record_file(
             db, folder_id, key, status=status, size=size, mtime=mtime, error=reason
@@ -195,7 +235,6 @@ class FileIngester:
             store.delete(dropped)
         if status == manifest.FAILED:
             log.warning("failed to index %s: %s", key, reason)
-        return Outcome()
 
     def _record_link(self, db, store, folder_id, path: Path, info: os.stat_result) -> None:
         try:
