@@ -42,6 +42,8 @@ class Task:
 class Counters:
     embedded_total: int = 0
     ingests_total: int = 0
+    chat_waits: int = 0  # embedding batches held back because the model was generating
+    embed_batches_total: int = 0
     reconciles_total: int = 0
     last_reconcile_ended: float = 0.0
     scanning: bool = False
@@ -226,6 +228,9 @@ class Indexer:
             "ingests_total": self.counters.ingests_total,
             "skipped": counts["skipped"],
             "paused": self.paused,
+            "chat_waits": self.counters.chat_waits,
+            "embed_batches_total": self.counters.embed_batches_total,
+            "collection": self.store.name,
         }
 
     def rebuild(self) -> None:
@@ -308,11 +313,14 @@ class Indexer:
                 for entry in found[1].walk(Path(task.path)):
                     self.enqueue(Task("file", path=entry.path))
         elif task.kind == "repair":
-            self.ingester.repair(self._db, self.store)
+            self.counters.embedded_total += self.ingester.repair(self._db, self.store)
+            # Another model's collection was kept until this one was complete; now it goes.
+            for name in self.store.drop_others():
+                log.info("dropped the vector collection of a previous model: %s", name)
         elif task.kind == "gc":
             self.ingester.collect_garbage(self._db, self.store)
         elif task.kind == "rebuild":
-            self.ingester.rebuild_vectors(self._db, self.store)
+            self.counters.embedded_total += self.ingester.rebuild_vectors(self._db, self.store)
 
     def _ingest(self, paths: list[Path]) -> None:
         wanted = []
@@ -375,5 +383,8 @@ class Indexer:
 
     def _yield_to_chat(self) -> None:
         """Called before each embedding batch: chat (and a pause) go first."""
+        if self.chat_busy():
+            self.counters.chat_waits += 1
         while (self.chat_busy() or self.paused) and not self._stopping:
             time.sleep(0.05)
+        self.counters.embed_batches_total += 1

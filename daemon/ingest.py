@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import logging
 import os
 import stat
@@ -284,9 +285,10 @@ class FileIngester:
         """When the next garbage is due (monotonic), or None."""
         return min((t for t, _ in self._garbage), default=None)
 
-    def repair(self, db: sqlite_utils.Database, store: VectorStore) -> None:
+    def repair(self, db: sqlite_utils.Database, store: VectorStore) -> int:
         """Make SQLite and Chroma agree after a crash: drop orphans, restore missing vectors
-        from the embedding cache (embedding only what the cache lacks)."""
+        from the embedding cache (embedding only what the cache lacks). Returns how many
+        chunks had to be embedded (all of them after a change of embedding model)."""
         stale = manifest.superseded_chunk_ids(db)
         if stale:
             store.delete(stale)
@@ -297,8 +299,7 @@ class FileIngester:
         if orphans:
             store.delete(orphans)
         missing = sorted(live - present)
-        if missing:
-            self._restore_vectors(db, store, missing)
+        embedded = self._restore_vectors(db, store, missing) if missing else 0
         if stale or orphans or missing:
             log.info(
                 "repaired index: %d stale chunks, %d orphan vectors, %d missing vectors",
@@ -306,21 +307,32 @@ class FileIngester:
                 len(orphans),
                 len(missing),
             )
+        return embedded
 
-    def rebuild_vectors(self, db: sqlite_utils.Database, store: VectorStore) -> None:
+    def rebuild_vectors(self, db: sqlite_utils.Database, store: VectorStore) -> int:
         """Recreate the Chroma collection from SQLite, without embedding again."""
         store.reset()
-        self._restore_vectors(db, store, sorted(manifest.live_chunk_ids(db)))
+        return self._restore_vectors(db, store, sorted(manifest.live_chunk_ids(db)))
 
-    def _restore_vectors(self, db, store: VectorStore, ids: list[int]) -> None:
+    def _restore_vectors(self, db, store: VectorStore, ids: list[int]) -> int:
+        """Put the chunks' vectors into Chroma from the cache; return how many were not
+        cached and had to be embedded."""
+        embedded = 0
         for start in range(0, len(ids), 1000):
             batch = ids[start : start + 1000]
             rows = manifest.chunk_hashes(db, batch)
             vectors = cached_vectors(db, self.model, [r["embed_hash"] for r in rows])
             lacking = [r for r in rows if r["embed_hash"] not in vectors]
             if lacking:  # cache lost (or a new model): embed the chunk text again
-                texts = [r["text"] for r in lacking]
-                fresh, _ = embed_cached(db, self.model, texts, self.embedder.embed)
+                texts = [
+                    embed_text(
+                        Chunk(r["text"], tuple(json.loads(r["heading"])), None, None, None, 0),
+                        self.settings.heading_in_embedding,
+                    )
+                    for r in lacking
+                ]
+                fresh, count = embed_cached(db, self.model, texts, self.embedder.embed)
+                embedded += count
                 for r, v in zip(lacking, fresh, strict=True):
                     vectors[r["embed_hash"]] = v
             store.add(
@@ -328,6 +340,7 @@ class FileIngester:
                 np.stack([vectors[r["embed_hash"]] for r in rows]),
                 [r["file_id"] for r in rows],
             )
+        return embedded
 
     def reconcile(
         self, db: sqlite_utils.Database, store: VectorStore, folder_id: int, rules: IgnoreRules

@@ -321,12 +321,12 @@ def live_chunks(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, dict
 
 
 def chunk_hashes(db: sqlite_utils.Database, ids: Sequence[int]) -> list[dict]:
-    """id, file_id, embed_hash and text of the given chunks (to restore their vectors)."""
+    """id, file_id, embed_hash, text and heading (JSON) of the given chunks."""
     rows: list[dict] = []
     for start in range(0, len(ids), 500):
         batch = list(ids[start : start + 500])
         rows += db.query(
-            "SELECT id, file_id, embed_hash, text FROM chunks "
+            "SELECT id, file_id, embed_hash, text, heading FROM chunks "
             f"WHERE id IN ({','.join('?' * len(batch))}) ORDER BY id",
             batch,
         )

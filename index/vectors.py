@@ -91,5 +91,15 @@ class VectorStore:
             self.name, configuration={"hnsw": {"space": "cosine"}}
         )
 
+    def drop_others(self, prefix: str = "cove-") -> list[str]:
+        """Delete the other collections Cove made (those of earlier embedding models)."""
+        dropped = []
+        for collection in self.client.list_collections():
+            name = getattr(collection, "name", collection)
+            if name.startswith(prefix) and name != self.name:
+                self.client.delete_collection(name)
+                dropped.append(name)
+        return dropped
+
     def drop(self) -> None:
         self.client.delete_collection(self.name)

@@ -52,11 +52,13 @@ def messy(tmp_path_factory):
         locked = write(folder / "locked.md", "locked away\n")
         locked.chmod(0o000)
     daemon = start_daemon(root / "home", prefix=prefix or ())
-    added = daemon.cove("folders", "add", str(folder), "--ignore", "private/**", "--json")
-    assert added.returncode == 0, added.stderr
-    wait_idle(daemon)
-    yield daemon, folder
-    daemon.stop()
+    try:
+        added = daemon.cove("folders", "add", str(folder), "--ignore", "private/**", "--json")
+        assert added.returncode == 0, added.stderr
+        wait_idle(daemon)
+        yield daemon, folder
+    finally:
+        daemon.stop()
 
 
 def errors(daemon) -> dict[str, str]:

@@ -44,11 +44,13 @@ def kb(tmp_path_factory):
     write(folder / "lighthouse.md", LIGHTHOUSE)
     write(folder / "garden.txt", "The quince tree by the north wall fruits in October.\n")
     daemon = start_daemon(root / "home")
-    added = daemon.cove("folders", "add", str(folder), "--json")
-    assert added.returncode == 0, added.stderr
-    wait_idle(daemon)
-    yield daemon, folder
-    daemon.stop()
+    try:
+        added = daemon.cove("folders", "add", str(folder), "--json")
+        assert added.returncode == 0, added.stderr
+        wait_idle(daemon)
+        yield daemon, folder
+    finally:
+        daemon.stop()
 
 
 def test_folders_add_returns_at_once_and_files_become_searchable(kb):
