@@ -89,13 +89,14 @@ def stop_daemon(home: Path, timeout: float = 30.0) -> int:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not process_alive(pid):
             return pid
         time.sleep(0.1)
     raise TimeoutError(f"the daemon (pid {pid}) did not stop within {timeout:.0f} s")
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

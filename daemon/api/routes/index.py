@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Literal
 
 from fastapi import APIRouter, Request
 
@@ -31,28 +32,18 @@ async def index_errors(request: Request) -> dict:
     return {"failed": manifest.failures(_state(request).indexer.reader())}
 
 
-@router.post("/pause", summary="Pause indexing (events are still collected)")
-async def pause(request: Request) -> dict:
-    _state(request).indexer.pause()
-    return _state(request).indexer.status()
+Action = Literal["pause", "resume", "rescan", "rebuild"]
 
 
-@router.post("/resume", summary="Resume indexing")
-async def resume(request: Request) -> dict:
-    _state(request).indexer.resume()
-    return _state(request).indexer.status()
-
-
-@router.post("/rescan", summary="Reconcile every folder with the manifest now")
-async def rescan(request: Request) -> dict:
-    _state(request).indexer.rescan()
-    return _state(request).indexer.status()
-
-
-@router.post("/rebuild", summary="Recreate the vector store from SQLite, without re-embedding")
-async def rebuild(request: Request) -> dict:
-    _state(request).indexer.rebuild()
-    return _state(request).indexer.status()
+@router.post(
+    "/{action}",
+    summary="pause | resume indexing, rescan every folder now, or rebuild the vector store "
+    "from SQLite without re-embedding",
+)
+async def act(action: Action, request: Request) -> dict:
+    indexer = _state(request).indexer
+    getattr(indexer, action)()
+    return indexer.status()
 
 
 @router.get("/events", summary="SSE: a `status` event whenever the index status changes")

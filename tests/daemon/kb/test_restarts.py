@@ -7,6 +7,7 @@ import os
 import signal
 import sqlite3
 
+from cove.daemon.process import process_alive
 from cove.index.vectors import VectorStore, collection_name, persistent_client
 from tests.support.daemon import start_daemon
 from tests.support.kb import index_status, paths_found, wait_for, wait_idle, write
@@ -92,7 +93,7 @@ def test_kill_9_mid_ingest_is_repaired_at_restart(tmp_path):
     status = index_status(daemon)
     assert status["state"] != "idle"
     os.kill(daemon.info["pid"], signal.SIGKILL)
-    wait_for(lambda: not _alive(daemon.info["pid"]), what="daemon killed")
+    wait_for(lambda: not process_alive(daemon.info["pid"]), what="daemon killed")
 
     daemon.start()  # a stale daemon.json and lock are handled
     try:
@@ -107,15 +108,3 @@ def test_kill_9_mid_ingest_is_repaired_at_restart(tmp_path):
     report = consistency(tmp_path / "home")
     assert report["stale"] == 0 and report["duplicates"] == 0 and report["indexing"] == 0
     assert report["live"] == report["vectors"]  # no orphans, nothing missing
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split()[2] != "Z"
-    except OSError:
-        return False
