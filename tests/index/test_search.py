@@ -30,8 +30,10 @@ def test_mmr_prefers_a_diverse_second_result():
 
 
 def test_fts_queries_are_quoted_words_joined_by_or():
-    assert (
-        fts_query('connection "pool" AND NOT x*')
-        == '"connection" OR "pool" OR "and" OR "not" OR "x"'
-    )
+    assert fts_query('connection "pool" NEAR x*') == '"connection" OR "pool" OR "near" OR "x"'
     assert fts_query("?!") is None
+
+
+def test_stop_words_are_dropped_unless_nothing_else_is_left():
+    assert fts_query("how do I rebase a branch") == '"rebase" OR "branch"'
+    assert fts_query("to be or not") == '"to" OR "be" OR "or" OR "not"'
