@@ -80,12 +80,14 @@ class IndexSettings:
 class SearchSettings:
     k: int = 8
     candidates: int = 50
-    # Weighted reciprocal rank fusion; a weight of 0 switches that retriever off.
+    # Weighted reciprocal rank fusion; a weight of 0 switches that retriever off. Chosen by
+    # `bench/retrieval.py` (README): BM25 at half weight beat dense alone and equal weights.
     dense_weight: float = 1.0
-    bm25_weight: float = 1.0
+    bm25_weight: float = 0.5
     rrf_k: int = 60
-    # MMR trade-off (1.0 = relevance only, i.e. off).
-    mmr_lambda: float = 0.7
+    # MMR trade-off (1.0 = relevance only, i.e. off). Off by default: every λ < 1 measured
+    # lowered nDCG@10; set e.g. 0.85 to trade a little relevance for diverse sources.
+    mmr_lambda: float = 1.0
     # A sentence-transformers CrossEncoder directory; empty for no rerank.
     rerank_model: str = ""
 

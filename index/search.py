@@ -25,9 +25,9 @@ class SearchParams:
     k: int = 8
     candidates: int = 50
     dense_weight: float = 1.0
-    bm25_weight: float = 1.0
+    bm25_weight: float = 0.5
     rrf_k: int = 60
-    mmr_lambda: float | None = 0.7
+    mmr_lambda: float | None = None
     mmr_pool: int = 30
 
 

@@ -17,13 +17,19 @@ from cove.daemon.cli.output import (
     pass_cli,
 )
 
-# name -> search overrides; fused+MMR uses the configured λ.
-MODES: dict[str, dict] = {
-    "dense": {"bm25_weight": 0.0, "mmr_lambda": 1.0},
-    "bm25": {"dense_weight": 0.0, "mmr_lambda": 1.0},
-    "fused": {"mmr_lambda": 1.0},
-    "fused+mmr": {},
-}
+# MMR's λ in the fused+mmr row when the configuration has MMR off.
+REFERENCE_LAMBDA = 0.85
+
+
+def modes(configured_lambda: float) -> dict[str, dict]:
+    """name -> search overrides. fused+mmr uses the configured λ, or 0.85 when MMR is off."""
+    lam = configured_lambda if configured_lambda < 1.0 else REFERENCE_LAMBDA
+    return {
+        "dense": {"bm25_weight": 0.0, "mmr_lambda": 1.0},
+        "bm25": {"dense_weight": 0.0, "mmr_lambda": 1.0},
+        "fused": {"mmr_lambda": 1.0},
+        "fused+mmr": {"mmr_lambda": lam},
+    }
 
 
 @click.group("eval")
@@ -82,7 +88,7 @@ def retrieval(cli: CliContext, queries: Path, qrels: Path, k: int, as_json: bool
 
         judged = {q: {normalise(d): s for d, s in docs.items()} for q, docs in judged.items()}
         report = {}
-        for mode, overrides in MODES.items():
+        for mode, overrides in modes(cli.config.search.mmr_lambda).items():
             rankings = {}
             for number, (qid, text) in enumerate(asked.items(), start=1):
                 hits = client.search(text, k=100, **overrides)["results"]
