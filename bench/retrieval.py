@@ -11,9 +11,12 @@ definitions `cove eval retrieval` uses.
 
 For each index-time setting (`[index] heading_in_embedding` true/false) a real daemon is
 started in a fresh temporary COVE_HOME, the corpus folder is added and indexed from scratch
-(`cove index wait`). `cove eval retrieval --json` is run once with the configured defaults as
-a cross-check. Then every search-time setting is measured on that same index through
-`POST /api/search` overrides, without restarting:
+(`cove index wait`). The daemon is configured with `[search] mmr_lambda = 1.0`: the API
+drops an mmr_lambda override of 1.0 (it becomes "no override"), so "MMR off" is only really
+off when the configured λ is 1.0 (see config_toml). `cove eval retrieval --json` is run once
+as a cross-check of the dense, bm25 and fused rows (its fused+mmr row is then fused). Then
+every search-time setting is measured on that same index through `POST /api/search`
+overrides, without restarting:
 
     bm25_weight in {0 (dense only), 0.25, 0.5, 1.0} (dense_weight 1.0)
     x mmr_lambda in {0.5, 0.7, 0.85, 1.0 (off)},  plus BM25 alone.
@@ -102,7 +105,12 @@ def search_grid() -> list[Setting]:
 
 
 def config_toml(heading: bool) -> str:
-    return f"[index]\nheading_in_embedding = {'true' if heading else 'false'}\n"
+    """The daemon's config for one index. MMR is off by default here on purpose: the API
+    turns an override of mmr_lambda 1.0 into "no override", so with a configured λ < 1 a
+    request for "MMR off" silently ran with the configured λ. With 1.0 configured, every λ of
+    the grid, 1.0 included, is applied as asked."""
+    flag = "true" if heading else "false"
+    return f"[index]\nheading_in_embedding = {flag}\n\n[search]\nmmr_lambda = 1.0\n"
 
 
 @contextmanager
@@ -141,9 +149,15 @@ def build_index(daemon: RunningDaemon, corpus: Path) -> dict[str, Any]:
 
 
 def rankings_for(
-    daemon: RunningDaemon, queries: dict[str, str], root: Path, setting: Setting, k: int | None
+    daemon: RunningDaemon,
+    queries: dict[str, str],
+    root: Path,
+    setting: Setting,
+    k: int | None,
+    headed: list[int],
 ) -> dict[str, list[str]]:
-    """Per query, the files in the order search first returns them (corpus ids)."""
+    """Per query, the files in the order search first returns them (corpus ids). `headed`
+    counts [hits with a heading trail, hits]: with none, heading_in_embedding is moot."""
     prefix = str(root) + "/"
 
     def corpus_id(path: str) -> str:
@@ -154,6 +168,8 @@ def rankings_for(
     for qid, text in queries.items():
         hits = client.search(text, k=k, **setting.overrides())["results"]
         rankings[qid] = file_ranking([h["path"] for h in hits], corpus_id)
+        headed[0] += sum(1 for h in hits if h["heading"])
+        headed[1] += len(hits)
     return rankings
 
 
@@ -166,8 +182,9 @@ def measure(
     k: int,
 ) -> dict[str, Any]:
     started = time.perf_counter()
-    ranked = rankings_for(daemon, queries, root, setting, RANKED_K)
-    served = rankings_for(daemon, queries, root, setting, None)
+    headed = [0, 0]
+    ranked = rankings_for(daemon, queries, root, setting, RANKED_K, headed)
+    served = rankings_for(daemon, queries, root, setting, None, headed)
     judged = [q for q in queries if q in qrels]
     return {
         "name": setting.name,
@@ -178,11 +195,13 @@ def measure(
             q: {
                 "ndcg@10": round(ndcg_at(ranked[q], qrels[q], 10), 4),
                 "rr": round(reciprocal_rank(ranked[q], qrels[q]), 4),
-                "top3": ranked[q][:3],
+                "top10": ranked[q][:10],
             }
             for q in judged
         },
         "search_s": round(time.perf_counter() - started, 1),
+        "hits_with_heading": headed[0],
+        "hits": headed[1],
     }
 
 
@@ -228,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heading", default="true,false", help="heading_in_embedding values")
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--out", type=Path, default=BENCH / "retrieval.json")
+    parser.add_argument("--rankings", type=Path, help="also write every top-10 file ranking here")
     args = parser.parse_args(argv)
     headings = [v.strip().lower() == "true" for v in args.heading.split(",")]
     queries, qrels = load_queries(args.queries), load_qrels(args.qrels)
@@ -258,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(result)
                     print(
                         f"  {setting.name:<28} nDCG@10 {result['ranked']['ndcg@10']:.3f} "
-                        f"({result['search_s']} s)",
+                        f"({result['search_s']} s; {result['hits_with_heading']}/"
+                        f"{result['hits']} hits under a heading)",
                         file=sys.stderr,
                     )
             indexes.append({"heading_in_embedding": heading, **built, "cove_eval": cross,
@@ -279,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
         | {"ranked": best["ranked"], "served": best["served"]},
         "best_vs": [paired(best, current), paired(best, dense)],
     }
+    if args.rankings:
+        args.rankings.write_text(json.dumps(report, indent=1) + "\n")
+    for row in rows:  # keep the committed report small: the top 3 files per query
+        for judged in row["per_query"].values():
+            judged["top3"] = judged.pop("top10")[:3]
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(table(rows, args.k))
     print(f"\nbest: heading_in_embedding={best['heading_in_embedding']}, {best['name']}")

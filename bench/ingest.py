@@ -1,0 +1,147 @@
+"""Indexing throughput of the whole pipeline against the raw encoder, in one run.
+
+Corpus: the PostgreSQL documentation from Debian's postgresql-doc-15 (HTML, written by
+people who are not us; `apt-get install postgresql-doc-15`). The Python documentation is
+reserved for independent evaluation and is not used.
+
+1. Pipeline: a real daemon in a temp COVE_HOME watches a copy of N files; the clock runs
+   from `folders add` until the index is idle (load in the child process, chunk, embed,
+   SQLite + FTS5 + Chroma writes). Gives files/s and chunks/s.
+2. Baseline: after the daemon has stopped, the same embedding model in this process
+   encodes exactly the texts the pipeline embedded (re-derived with the same loaders and
+   chunker), in batches of the same size, on the same threads: raw encoder chunks/s.
+
+    ratio = pipeline chunks/s / raw encoder chunks/s     (target >= 0.9)
+
+Writes bench/ingest.json. Usage: python bench/ingest.py [--files 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cove.index.chunking import chunk_document, default_chunk_tokens, embed_text  # noqa: E402
+from cove.index.document import LoadError, SkipFile  # noqa: E402
+from cove.index.embedder import Embedder, default_model_path  # noqa: E402
+from cove.index.loaders import load_document  # noqa: E402
+from tests.support.daemon import start_daemon  # noqa: E402
+
+CORPUS = Path("/usr/share/doc/postgresql-doc-15/html")
+BATCH = 32
+
+
+def copy_corpus(target: Path, count: int) -> list[Path]:
+    files = sorted(CORPUS.glob("*.html"))[:count]
+    target.mkdir(parents=True)
+    for path in files:
+        shutil.copy(path, target / path.name)
+    return sorted(target.iterdir())
+
+
+def pipeline(folder: Path, home: Path) -> dict:
+    daemon = start_daemon(home)
+    try:
+        client = daemon.client()
+        started = time.perf_counter()
+        client.add_folder(str(folder))
+        while True:
+            status = client.index_status()
+            if status["state"] == "idle":
+                break
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - started
+    finally:
+        daemon.stop()
+    return {
+        "seconds": elapsed,
+        "files": status["files"],
+        "chunks": status["chunks"],
+        "embedded": status["embedded_total"],
+        "failed": status["failed"],
+    }
+
+
+def embedded_texts(files: list[Path], embedder: Embedder) -> list[str]:
+    """The texts the pipeline embeds, derived the same way (unique: the cache dedupes)."""
+    budget = default_chunk_tokens(embedder.max_seq_length)
+    texts: dict[str, None] = {}
+    for path in files:
+        try:
+            document = load_document(path, 20_000_000)
+        except (SkipFile, LoadError):
+            continue
+        for chunk in chunk_document(document, embedder.count_tokens, budget):
+            texts.setdefault(embed_text(chunk, True), None)
+    return list(texts)
+
+
+def raw_encoder(embedder: Embedder, texts: list[str]) -> dict:
+    embedder.embed(texts[:BATCH])  # warm up
+    started = time.perf_counter()
+    for start in range(0, len(texts), BATCH):
+        embedder.embed(texts[start : start + BATCH])
+    elapsed = time.perf_counter() - started
+    return {"seconds": elapsed, "chunks": len(texts)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=200)
+    args = parser.parse_args()
+    if not CORPUS.is_dir():
+        sys.exit(f"{CORPUS} is missing: apt-get install postgresql-doc-15")
+    work = Path(tempfile.mkdtemp(prefix="cove-bench-ingest-"))
+    try:
+        files = copy_corpus(work / "corpus", args.files)
+        print(f"pipeline: indexing {len(files)} PostgreSQL doc pages…", flush=True)
+        piped = pipeline(work / "corpus", work / "home")
+        print("baseline: raw encoder on the same texts…", flush=True)
+        embedder = Embedder(default_model_path(), batch_size=BATCH)
+        texts = embedded_texts(files, embedder)
+        raw = raw_encoder(embedder, texts)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result = {
+        "corpus": str(CORPUS),
+        "files": piped["files"],
+        "chunks": piped["chunks"],
+        "embedded": piped["embedded"],
+        "failed": piped["failed"],
+        "batch_size": BATCH,
+        "pipeline": {
+            "seconds": piped["seconds"],
+            "files_per_s": piped["files"] / piped["seconds"],
+            "chunks_per_s": piped["embedded"] / piped["seconds"],
+        },
+        "raw_encoder": {
+            "seconds": raw["seconds"],
+            "chunks": raw["chunks"],
+            "chunks_per_s": raw["chunks"] / raw["seconds"],
+        },
+    }
+    result["ratio"] = result["pipeline"]["chunks_per_s"] / result["raw_encoder"]["chunks_per_s"]
+    (ROOT / "bench" / "ingest.json").write_text(json.dumps(result, indent=2))
+    print(
+        f"pipeline:    {result['pipeline']['files_per_s']:.2f} files/s, "
+        f"{result['pipeline']['chunks_per_s']:.1f} chunks/s "
+        f"({piped['files']} files, {piped['embedded']} chunks embedded, "
+        f"{piped['seconds']:.1f} s)"
+    )
+    print(
+        f"raw encoder: {result['raw_encoder']['chunks_per_s']:.1f} chunks/s "
+        f"({raw['chunks']} chunks, {raw['seconds']:.1f} s)"
+    )
+    print(f"ratio {result['ratio']:.3f} (target >= 0.9)")
+
+
+if __name__ == "__main__":
+    main()
