@@ -5,9 +5,12 @@ of PostgreSQL documentation pages (postgresql-doc-15) and one small notes file. 
 index is idle, each round writes a unique nonce word into a file, alternating a new small
 Markdown file and an edit of the existing notes file, and polls `/api/search` for the nonce
 (k=3, back to back with a 20 ms sleep) until that file's chunk holding the nonce is the top
-hit. The round's figure is the time from just before the write to that answer. While
-polling, `/api/index/status` is read too, so each round also says when the ingest finished
-(`ingests_total` went up): the rest is how long the search took to see it.
+hit. The round's figure is the time from just before the write to that answer. Before each
+search `/api/index/status` is read too (a few ms), dating when the watcher's event arrived
+(the change is queued) and, if a read catches it first, when the ingest finished
+(`ingests_total` went up). The finding search's own `timings` (embed_ms, search_ms) are
+kept: its query embedding shares the daemon's one embedder (and lock) with the ingest, so
+a search issued during the ingest waits there, and is usually the one that finds the chunk.
 
 The floor is the daemon's debounce (`index.debounce_ms`, 300 ms by default): a change waits
 that long in the debounce buffer before it is ingested, so it is reported with the figure.
