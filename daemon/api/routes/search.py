@@ -22,9 +22,8 @@ class SearchBody(BaseModel):
 @router.post("/search", summary="Chunks for a query: dense + BM25, fused, MMR, top-k")
 async def search(body: SearchBody, request: Request) -> dict:
     state: DaemonState = request.app.state.cove
+    # None means "as configured"; a λ of 1.0 (MMR off) is passed on as it is.
     overrides = body.model_dump(exclude={"query"})
-    if overrides.get("mmr_lambda") == 1.0:
-        overrides["mmr_lambda"] = None
     hits, timings = await run_in_threadpool(state.retriever.search, body.query, **overrides)
     return {
         "query": body.query,
