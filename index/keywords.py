@@ -77,23 +77,40 @@ STOPWORDS = frozenset(
 )
 
 
-def fts_query(text: str) -> str | None:
-    """A safe FTS5 query: every word quoted (no operator injection), any word may match.
-
-    Stop words are dropped unless the query has nothing else.
-    """
+def content_words(text: str) -> list[str]:
+    """The query's distinct words, lower-cased, stop words dropped unless nothing is left."""
     words = list(dict.fromkeys(w.lower() for w in WORD.findall(text)))
-    content = [w for w in words if w not in STOPWORDS] or words
-    if not content:
+    return [w for w in words if w not in STOPWORDS] or words
+
+
+def fts_query(text: str, operator: str = "OR") -> str | None:
+    """A safe FTS5 query: every word quoted (no operator injection), joined by `operator`
+    (OR: any word may match; AND: all must)."""
+    words = content_words(text)
+    if not words:
         return None
-    return " OR ".join(f'"{w}"' for w in content)
+    return f" {operator} ".join(f'"{w}"' for w in words)
 
 
 def bm25_search(db: sqlite_utils.Database, query: str, limit: int) -> list[tuple[int, float]]:
-    """(chunk id, BM25 score, higher is better) over live chunks, best first."""
-    match = fts_query(query)
-    if match is None:
+    """(chunk id, BM25 score, higher is better) over live chunks, best first.
+
+    Chunks holding every word are ranked first; only when fewer than `limit` of them exist
+    does the search widen to chunks holding any word. FTS5 scores every row its query
+    matches, so at 100k chunks the any-word query over a common term cost 4-5x the
+    all-words one, and when `limit` chunks hold every word they are the ones BM25 would
+    rank first anyway, bar a rare word dominating a short chunk.
+    """
+    if not content_words(query):
         return []
+    if len(content_words(query)) > 1:
+        rows = _ranked(db, fts_query(query, "AND"), limit)
+        if len(rows) >= limit:
+            return rows
+    return _ranked(db, fts_query(query, "OR"), limit)
+
+
+def _ranked(db: sqlite_utils.Database, match: str | None, limit: int) -> list[tuple[int, float]]:
     # Rank inside FTS5 first and join only the best rows: joining every match to filter
     # live generations cost more than the ranking. Superseded rows are rare and brief, so
     # a margin over `limit` keeps enough live ones.

@@ -3,8 +3,10 @@ rank fusion, diversified by MMR, optionally reranked by a cross-encoder, cut to 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import sqlite_utils
@@ -90,6 +92,28 @@ def mmr(
     return chosen + [i for i in ids if i not in vectors][: k - len(chosen)]
 
 
+class _BackgroundCall(threading.Thread):
+    """Run `work` on a thread; `result()` joins it and returns or re-raises."""
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        super().__init__(daemon=True)
+        self._work = work
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._value = self._work()
+        except BaseException as error:  # handed to the caller by result()
+            self._error = error
+
+    def result(self) -> Any:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def hybrid_search(
     db: sqlite_utils.Database,
     store: VectorStore | None,
@@ -102,10 +126,15 @@ def hybrid_search(
     """Search live chunks. `db` should be a connection no other thread is using: the
     retrievers and the chunk lookup run in one read transaction (one snapshot)."""
     use_dense = params.dense_weight > 0 and store is not None and query_vector is not None
+    # The kNN runs on its own thread while FTS5 ranks on this one: both release the GIL,
+    # so the two retrievers cost about the slower of them rather than their sum.
+    dense_query = _BackgroundCall(lambda: store.query(query_vector, params.candidates * 2))
+    if use_dense:
+        dense_query.start()
     db.execute("BEGIN")
     try:
-        dense = store.query(query_vector, params.candidates * 2) if use_dense else []
         bm25 = bm25_search(db, query, params.candidates) if params.bm25_weight > 0 else []
+        dense = dense_query.result() if use_dense else []
         chunks = live_chunks(db, list({i for i, _ in dense} | {i for i, _ in bm25}))
         need_vectors = params.mmr_lambda is not None and params.mmr_lambda < 1.0
         by_hash = (

