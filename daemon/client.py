@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -132,6 +133,15 @@ class CoveClient:
         """Yield ("token", {"text"}) events, then ("done", result) or ("error", error)."""
         yield from self.stream_events("/api/ask", {"question": question, **options})
 
+    def read_file(
+        self, path: str, start_line: int | None = None, end_line: int | None = None
+    ) -> dict:
+        """Lines of an indexed file under a watched folder (403 for anything else)."""
+        params = {"path": path, "start_line": start_line, "end_line": end_line}
+        return self.request(
+            "GET", "/api/files", params={k: v for k, v in params.items() if v is not None}
+        )
+
     def folders(self) -> dict:
         return self.request("GET", "/api/folders")
 
@@ -166,8 +176,57 @@ class CoveClient:
         except httpx.TransportError as exc:
             raise DaemonNotRunningError(f"lost the daemon at {self.base_url}: {exc}") from exc
 
+    def sessions(self, query: str | None = None, limit: int | None = None) -> dict:
+        """{"sessions": [...]}, most recent first; `query` searches titles and messages."""
+        params = {k: v for k, v in {"q": query, "limit": limit}.items() if v is not None}
+        return self.request("GET", "/api/sessions", params=params)
+
+    def session(self, session_id: str) -> dict:
+        """{"session", "messages"}: a session with its messages, sources and feedback."""
+        return self.request("GET", f"/api/sessions/{_quote(session_id)}")
+
+    def rename_session(self, session_id: str, title: str) -> dict:
+        return self.request("PATCH", f"/api/sessions/{_quote(session_id)}", json={"title": title})
+
+    def delete_session(self, session_id: str) -> dict:
+        return self.request("DELETE", f"/api/sessions/{_quote(session_id)}")
+
+    def export_session(self, session_id: str, format: str = "md") -> str | dict:
+        """Markdown text (format "md") or the session document (format "json")."""
+        path = f"/api/sessions/{_quote(session_id)}/export"
+        if format == "json":
+            return self.request("GET", path, params={"format": "json"})
+        try:
+            response = self._http.get(path, params={"format": format})
+        except httpx.TransportError as exc:
+            raise DaemonNotRunningError(
+                f"cannot reach the daemon at {self.base_url}: {exc}"
+            ) from exc
+        _raise_for_error(response)
+        return response.text
+
+    def message(self, message_id: str) -> dict:
+        return self.request("GET", f"/api/messages/{_quote(message_id)}")
+
+    def set_feedback(
+        self, message_id: str, rating: str | None = None, correction: str | None = None
+    ) -> dict:
+        """Rate an answer ("up"/"down") and/or correct it; None keeps what was stored."""
+        body = {
+            k: v for k, v in {"rating": rating, "correction": correction}.items() if v is not None
+        }
+        return self.request("PUT", f"/api/messages/{_quote(message_id)}/feedback", json=body)
+
+    def clear_feedback(self, message_id: str) -> dict:
+        return self.request("DELETE", f"/api/messages/{_quote(message_id)}/feedback")
+
     def chat_completion(self, **body: Any) -> dict:
         return self.request("POST", "/v1/chat/completions", json={**body, "stream": False})
+
+
+def _quote(segment: str) -> str:
+    """An id as one URL path segment (a '/' or '?' in it cannot reach another route)."""
+    return quote(segment, safe="")
 
 
 def _raise_for_error(response: httpx.Response) -> None:

@@ -93,6 +93,22 @@ class SearchSettings:
 
 
 @dataclass(frozen=True)
+class ChatSettings:
+    # The grounded answer's instructions; empty for Cove's own (cove.daemon.grounding).
+    system_prompt: str = ""
+    # Instructions for answers from general knowledge; empty for Cove's own.
+    general_prompt: str = ""
+    # A source is used only if its dense (cosine) similarity to the question reaches this;
+    # with none left, Cove says it does not know instead of asking the model. Chosen by
+    # `bench/abstain.py` (README).
+    min_score: float = 0.45
+    # At most this many numbered sources go into the prompt (fewer if the context is full).
+    max_sources: int = 6
+    # A TOML file of topics to decline (see README, "Guardrails"); empty for none.
+    guardrails: str = ""
+
+
+@dataclass(frozen=True)
 class OllamaSettings:
     host: str = "http://127.0.0.1:11434"
     # Cove always sends num_ctx so it knows the context it must fit prompts into.
@@ -110,6 +126,7 @@ class Config:
     embeddings: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
+    chat: ChatSettings = field(default_factory=ChatSettings)
     ollama: OllamaSettings = field(default_factory=OllamaSettings)
 
     @property
@@ -127,6 +144,7 @@ SECTIONS: dict[str, type] = {
     "embeddings": EmbeddingSettings,
     "index": IndexSettings,
     "search": SearchSettings,
+    "chat": ChatSettings,
     "ollama": OllamaSettings,
 }
 
@@ -158,6 +176,8 @@ CHECKS: dict[str, tuple[Any, str]] = {
     "search.bm25_weight": (lambda v: v >= 0, "a weight of at least 0"),
     "search.rrf_k": (lambda v: v >= 1, "a positive integer"),
     "search.mmr_lambda": (lambda v: 0 <= v <= 1, "a number between 0 and 1"),
+    "chat.min_score": (lambda v: -1 <= v <= 1, "a cosine similarity between -1 and 1"),
+    "chat.max_sources": (lambda v: 1 <= v <= 50, "an integer between 1 and 50"),
     "ollama.num_ctx": (lambda v: v >= 256, "an integer of at least 256"),
     "ollama.timeout": (lambda v: v > 0, "a positive number of seconds"),
 }

@@ -114,6 +114,7 @@ def install_guard(config: Config) -> NetworkGuard:
 def load_state(config: Config, guard: NetworkGuard):
     """Open cove.db and load the chat and embedding models."""
     from cove.daemon.api.state import DaemonState
+    from cove.daemon.chat import Assistant
     from cove.daemon.runtime import ModelLoadError, Runtime
     from cove.daemon.runtime.models import load_backend, resolve_model
     from cove.daemon.store import get_setting, open_db
@@ -141,6 +142,17 @@ def load_state(config: Config, guard: NetworkGuard):
     embedder = Embedder(embed_path, batch_size=config.embeddings.batch_size)
     runtime = Runtime(backend)
     indexer, retriever = build_index(config, embedder, runtime)
+    guardrails = None
+    if config.chat.guardrails:
+        from cove.daemon.config import ConfigError
+        from cove.daemon.guardrails import load_guardrails
+
+        try:
+            guardrails = load_guardrails(config.chat.guardrails, embedder.embed)
+        except ConfigError as exc:
+            raise DaemonStartError(str(exc)) from exc
+        log.info("guardrails: %d declined topics", len(guardrails.topics))
+    assistant = Assistant(db, runtime, retriever, config.chat, config.model.max_tokens, guardrails)
     return DaemonState(
         config=config,
         db=db,
@@ -150,6 +162,7 @@ def load_state(config: Config, guard: NetworkGuard):
         guard=guard,
         indexer=indexer,
         retriever=retriever,
+        assistant=assistant,
     )
 
 

@@ -7,7 +7,18 @@ from fastapi import Depends, FastAPI
 from cove.daemon import __version__
 from cove.daemon.api.auth import require_token
 from cove.daemon.api.errors import install_error_handlers
-from cove.daemon.api.routes import ask, folders, index, models, openai, search, status
+from cove.daemon.api.routes import (
+    ask,
+    files,
+    folders,
+    index,
+    messages,
+    models,
+    openai,
+    search,
+    sessions,
+    status,
+)
 from cove.daemon.api.state import DaemonState
 
 
@@ -22,6 +33,6 @@ def build_app(state: DaemonState) -> FastAPI:
     )
     app.state.cove = state
     install_error_handlers(app)
-    for module in (status, ask, models, openai, folders, search, index):
+    for module in (status, ask, sessions, messages, models, openai, folders, files, search, index):
         app.include_router(module.router, dependencies=[Depends(require_token)])
     return app

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from cove.daemon.runtime import RuntimeErrorBase
-from cove.daemon.sessions import SessionNotFoundError
+from cove.daemon.sessions import MessageNotFoundError, SessionNotFoundError
 
 
 def error_body(message: str, code: str, kind: str = "invalid_request_error") -> dict:
@@ -47,3 +47,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SessionNotFoundError)
     async def no_session(_: Request, exc: SessionNotFoundError) -> JSONResponse:
         return JSONResponse(error_body(str(exc), "session_not_found"), 404)
+
+    @app.exception_handler(MessageNotFoundError)
+    async def no_message(_: Request, exc: MessageNotFoundError) -> JSONResponse:
+        return JSONResponse(error_body(str(exc), "message_not_found"), 404)

@@ -16,6 +16,7 @@ from cove.daemon.runtime import Runtime
 from cove.index.embedder import Embedder
 
 if TYPE_CHECKING:
+    from cove.daemon.chat import Assistant
     from cove.daemon.indexer import Indexer
     from cove.daemon.retrieval import Retriever
 
@@ -42,9 +43,24 @@ class DaemonState:
     guard: NetworkGuard | None = None
     indexer: Indexer | None = None
     retriever: Retriever | None = None
+    assistant: Assistant | None = None
     started_at: float = field(default_factory=time.time)
     pid: int = field(default_factory=os.getpid)
     version: str = __version__
+
+    def get_assistant(self) -> Assistant:
+        """The answer pipeline; built on first use where the daemon did not build one."""
+        if self.assistant is None:
+            from cove.daemon.chat import Assistant
+
+            self.assistant = Assistant(
+                self.db,
+                self.runtime,
+                self.retriever,
+                self.config.chat,
+                self.config.model.max_tokens,
+            )
+        return self.assistant
 
     def index_status(self) -> dict:
         if self.indexer is None:

@@ -10,11 +10,13 @@ from cove.daemon.cli import (
     daemon,
     doctor,
     evaluate,
+    feedback,
     folders,
     index,
     models,
     search,
     service,
+    sessions,
 )
 from cove.daemon.cli.output import EXIT_USAGE
 
@@ -33,7 +35,19 @@ def cli() -> None:
     """
 
 
-for module in (daemon, ask, folders, search, index, evaluate, models, service, doctor):
+for module in (
+    daemon,
+    ask,
+    sessions,
+    feedback,
+    folders,
+    search,
+    index,
+    evaluate,
+    models,
+    service,
+    doctor,
+):
     module.register(cli)
 
 

@@ -41,6 +41,11 @@ def ask(
 ) -> None:
     """Ask QUESTION and stream the answer; starts the daemon if needed.
 
+    Cove answers from your watched folders and lists its numbered sources under the
+    answer (cited ones first), or says it doesn't know when nothing relevant is found.
+    With no watched folders, or with --general, it answers from general knowledge and
+    says so.
+
     Without QUESTION, chat interactively (one session) until an empty line or Ctrl+D.
     With --json, print the result document instead: answer, grounded, session_id,
     message_id, sources, model, adapter, timings.
@@ -81,9 +86,28 @@ def _stream_answer(
         elif event == "error":
             raise CommandError(data.get("error", {}).get("message", str(data)))
     sys.stdout.write("\n")
+    if result.get("sources"):
+        sys.stdout.write(format_sources(result["sources"]))
     if result and not result.get("grounded"):
         info("(general knowledge, not from your documents)")
     return result
+
+
+def format_sources(sources: list[dict]) -> str:
+    """The source list printed under an answer: cited ones first, as the daemon orders them."""
+    lines = ["", "Sources:"]
+    for source in sources:
+        where = " > ".join(source["heading"])
+        if source["page"] is not None:
+            where += f" (page {source['page']})"
+        elif source["line_start"] is not None:
+            where += f" (lines {source['line_start']}-{source['line_end']})"
+        mark = "" if source["cited"] else "  (not cited)"
+        lines.append(f"  [{source['n']}] {source['path']}{mark}")
+        if where.strip():
+            lines.append(f"      {where.strip()}")
+        lines.append(f"      {source['snippet']}")
+    return "\n".join(lines) + "\n"
 
 
 def _interactive(client: CoveClient, session_id: str | None, options: dict) -> None:

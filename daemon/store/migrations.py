@@ -181,3 +181,18 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
             raise
         applied.append(fn.__name__)
     return applied
+
+
+@migration
+def m004_add_sources_and_feedback(db: sqlite_utils.Database) -> None:
+    """Grounded answers keep their numbered sources; each message can get feedback."""
+    db.execute("ALTER TABLE messages ADD COLUMN sources TEXT NOT NULL DEFAULT '[]'")
+    db.execute(
+        """CREATE TABLE feedback (
+            message_id TEXT PRIMARY KEY REFERENCES messages(id),
+            rating TEXT CHECK (rating IN ('up', 'down')),
+            correction TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )"""
+    )

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from cove.daemon.api.errors import error_body
 from cove.daemon.api.sse import sse_data, sse_response
 from cove.daemon.api.state import DaemonState
-from cove.daemon.chat import AskRequest, ask
+from cove.daemon.chat import AskRequest
 from cove.daemon.runtime import GenerationParams, RuntimeErrorBase
 from cove.daemon.sessions import get_session
 
@@ -41,15 +41,17 @@ class AskBody(BaseModel):
 @router.post(
     "/ask",
     summary="Ask the assistant",
-    description="Streams `token` events then one `done` event carrying the `cove ask --json` "
-    "document; with `stream: false` returns that document.",
+    description="Answers from the watched folders with numbered sources, or says it does "
+    "not know; with no folders, `general: true` or a general session, from general knowledge "
+    '(`"grounded": false`). Streams `token` events then one `done` event carrying the '
+    "`cove ask --json` document; with `stream: false` returns that document.",
 )
 async def ask_route(body: AskBody, request: Request):
     state: DaemonState = request.app.state.cove
     if body.session_id:
         get_session(state.db, body.session_id)  # a 404 before streaming starts
     ask_request = body.to_request(state.config.model.temperature)
-    events = ask(state.db, state.runtime, ask_request, state.config.model.max_tokens)
+    events = state.get_assistant().ask(ask_request)
     if not body.stream:
         result = None
         async for event in events:

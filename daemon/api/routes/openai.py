@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from cove.daemon.api.errors import ApiError, error_body
 from cove.daemon.api.sse import sse_data, sse_response
 from cove.daemon.api.state import DaemonState
-from cove.daemon.chat import GENERAL_SYSTEM_PROMPT
+from cove.daemon.chat import AskRequest
 from cove.daemon.runtime import GenerationParams, Message, RuntimeErrorBase
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -90,15 +90,12 @@ async def list_models(request: Request) -> dict:
     }
 
 
-def _messages_for(state: DaemonState, body: ChatCompletionRequest) -> tuple[str, list[Message]]:
+def _pick_model(state: DaemonState, body: ChatCompletionRequest) -> str:
     raw_id = state.runtime.backend.model_id
-    messages = [m.as_message() for m in body.messages]
     if body.model in (None, "", raw_id):
-        return raw_id, messages
+        return raw_id
     if body.model == PIPELINE_MODEL:
-        if messages[0]["role"] != "system":
-            messages.insert(0, {"role": "system", "content": GENERAL_SYSTEM_PROMPT})
-        return PIPELINE_MODEL, messages
+        return PIPELINE_MODEL
     raise ApiError(
         404,
         f"model {body.model!r} is not loaded; use {PIPELINE_MODEL!r} or {raw_id!r}",
@@ -106,14 +103,43 @@ def _messages_for(state: DaemonState, body: ChatCompletionRequest) -> tuple[str,
     )
 
 
-@router.post("/chat/completions", summary="Chat completion, streamed over SSE or not")
+def _pipeline_request(body: ChatCompletionRequest) -> AskRequest:
+    """The last user message is the question; earlier turns are its history."""
+    messages = [m.as_message() for m in body.messages]
+    system = next((m["content"] for m in messages if m["role"] == "system"), None)
+    turns = [m for m in messages if m["role"] != "system"]
+    if not turns or turns[-1]["role"] != "user" or not turns[-1]["content"].strip():
+        raise ApiError(
+            400, f"model {PIPELINE_MODEL!r} needs a last message from the user", "invalid_request"
+        )
+    return AskRequest(
+        question=turns[-1]["content"],
+        params=body.params(),
+        history=turns[:-1],
+        system=system,
+    )
+
+
+@router.post(
+    "/chat/completions",
+    summary="Chat completion, streamed over SSE or not",
+    description=f"Model {PIPELINE_MODEL!r} runs Cove's grounded pipeline (retrieval, numbered "
+    "sources, citations; logged as a session) and adds `sources` to the response, or a last "
+    "`cove.sources` chunk when streamed. The raw model id is plain chat.",
+)
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     state = _state(request)
-    model, messages = _messages_for(state, body)
-    params = body.params()
-    state.runtime.check_prompt(messages, params)  # a 400 before any byte is streamed
+    model = _pick_model(state, body)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
+    if model == PIPELINE_MODEL:
+        events = state.get_assistant().ask(_pipeline_request(body))
+        if body.stream:
+            return sse_response(_stream_pipeline(events, model, completion_id, created))
+        return await _pipeline_response(events, model, completion_id, created)
+    messages = [m.as_message() for m in body.messages]
+    params = body.params()
+    state.runtime.check_prompt(messages, params)  # a 400 before any byte is streamed
     if body.stream:
         return sse_response(_stream_chunks(state, model, messages, params, completion_id, created))
     parts, final = [], None
@@ -122,7 +148,20 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
             final = chunk
         else:
             parts.append(chunk.text)
-    response = {
+    return _completion(
+        model,
+        completion_id,
+        created,
+        "".join(parts),
+        final.finish_reason if final else "stop",
+        _usage(final.prompt_tokens if final else 0, final.completion_tokens if final else 0),
+    )
+
+
+def _completion(
+    model: str, completion_id: str, created: int, content: str, finish: str, usage: dict
+) -> dict:
+    return {
         "id": completion_id,
         "object": "chat.completion",
         "created": created,
@@ -130,25 +169,56 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": "".join(parts)},
-                "finish_reason": final.finish_reason if final else "stop",
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": finish,
             }
         ],
-        "usage": _usage(final),
+        "usage": usage,
     }
-    if model == PIPELINE_MODEL:
-        response["sources"] = []
+
+
+async def _pipeline_response(
+    events: AsyncIterator[dict], model: str, completion_id: str, created: int
+) -> dict:
+    result: dict = {}
+    async for event in events:
+        if event["type"] == "done":
+            result = event["result"]
+    timings = result["timings"]
+    response = _completion(
+        model,
+        completion_id,
+        created,
+        result["answer"],
+        timings.get("finish_reason", "stop"),
+        _usage(timings.get("prompt_tokens", 0), timings.get("completion_tokens", 0)),
+    )
+    response["sources"] = result["sources"]
+    response["cove"] = {
+        k: result[k] for k in ("grounded", "session_id", "message_id", "adapter", "timings")
+    }
     return response
 
 
-def _usage(final) -> dict:
-    prompt = final.prompt_tokens if final else 0
-    completion = final.completion_tokens if final else 0
+def _usage(prompt: int, completion: int) -> dict:
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
+
+
+def _chunk(model: str, completion_id: str, created: int, delta: dict, finish=None, **extra) -> str:
+    return sse_data(
+        {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+    )
 
 
 async def _stream_chunks(
@@ -159,29 +229,46 @@ async def _stream_chunks(
     completion_id: str,
     created: int,
 ) -> AsyncIterator[str]:
-    def chunk(delta: dict, finish: str | None = None, **extra) -> str:
-        return sse_data(
-            {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                **extra,
-            }
-        )
-
-    yield chunk({"role": "assistant", "content": ""})
+    yield _chunk(model, completion_id, created, {"role": "assistant", "content": ""})
     try:
         async for part in state.runtime.stream(messages, params):
             if part.finish_reason:
-                yield chunk({}, part.finish_reason, usage=_usage(part))
+                usage = _usage(part.prompt_tokens, part.completion_tokens)
+                yield _chunk(model, completion_id, created, {}, part.finish_reason, usage=usage)
             elif part.text:
-                yield chunk({"content": part.text})
+                yield _chunk(model, completion_id, created, {"content": part.text})
     except RuntimeErrorBase as exc:
         yield sse_data(error_body(str(exc), exc.code))
-    if model == PIPELINE_MODEL:
-        yield sse_data({"id": completion_id, "object": "cove.sources", "sources": []})
+    yield sse_data("[DONE]")
+
+
+async def _stream_pipeline(
+    events: AsyncIterator[dict], model: str, completion_id: str, created: int
+) -> AsyncIterator[str]:
+    """Answer chunks, a finishing chunk, then the sources as a `cove.sources` chunk."""
+    yield _chunk(model, completion_id, created, {"role": "assistant", "content": ""})
+    try:
+        async for event in events:
+            if event["type"] == "token":
+                yield _chunk(model, completion_id, created, {"content": event["text"]})
+                continue
+            result = event["result"]
+            timings = result["timings"]
+            usage = _usage(timings.get("prompt_tokens", 0), timings.get("completion_tokens", 0))
+            finish = timings.get("finish_reason", "stop")
+            yield _chunk(model, completion_id, created, {}, finish, usage=usage)
+            yield sse_data(
+                {
+                    "id": completion_id,
+                    "object": "cove.sources",
+                    "sources": result["sources"],
+                    "grounded": result["grounded"],
+                    "session_id": result["session_id"],
+                    "message_id": result["message_id"],
+                }
+            )
+    except RuntimeErrorBase as exc:
+        yield sse_data(error_body(str(exc), exc.code))
     yield sse_data("[DONE]")
 
 

@@ -59,7 +59,9 @@ def test_the_cove_model_carries_sources_streamed_and_not(api):
         for _, d in sse_events(api.post("/v1/chat/completions", json={**body, "stream": True}).text)
     ]
     assert streamed[-1] == "[DONE]"
-    assert streamed[-2] == {"id": streamed[0]["id"], "object": "cove.sources", "sources": []}
+    last = streamed[-2]
+    assert (last["id"], last["object"], last["sources"]) == (streamed[0]["id"], "cove.sources", [])
+    assert last["grounded"] is False and last["message_id"].startswith("m_")
 
 
 def test_a_prompt_too_long_for_the_context_is_a_400_before_streaming(api):

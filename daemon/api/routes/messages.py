@@ -1,0 +1,69 @@
+"""/api/messages: one message, and feedback on the assistant's answers (`cove feedback`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, model_validator
+
+from cove.daemon import feedback, sessions
+from cove.daemon.api.errors import ApiError
+from cove.daemon.api.state import DaemonState
+
+router = APIRouter(prefix="/api/messages", tags=["sessions"])
+
+
+class FeedbackBody(BaseModel):
+    rating: Literal["up", "down"] | None = Field(
+        None, description="'up' or 'down'; null or left out keeps the stored rating"
+    )
+    correction: str | None = Field(
+        None,
+        min_length=1,
+        max_length=20000,
+        description="the answer you wanted; null or left out keeps the stored correction",
+    )
+
+    @model_validator(mode="after")
+    def _something_given(self) -> FeedbackBody:
+        if self.rating is None and self.correction is None:
+            raise ValueError("give a rating ('up' or 'down'), a correction, or both")
+        return self
+
+
+def _state(request: Request) -> DaemonState:
+    return request.app.state.cove
+
+
+@router.get("/{message_id}", summary="One message with its sources, timings and feedback")
+async def get_message(message_id: str, request: Request) -> dict:
+    return {"message": sessions.get_message(_state(request).db, message_id)}
+
+
+@router.put(
+    "/{message_id}/feedback",
+    tags=["feedback"],
+    summary="Rate an answer up or down and/or correct it",
+    description="Fields left out or null keep their stored value; "
+    "DELETE clears the feedback. Only the assistant's answers take feedback.",
+)
+async def put_feedback(message_id: str, body: FeedbackBody, request: Request) -> dict:
+    try:
+        stored = feedback.set_feedback(_state(request).db, message_id, body.rating, body.correction)
+    except feedback.FeedbackError as exc:
+        raise ApiError(400, str(exc), "invalid_feedback") from None
+    return {"feedback": stored}
+
+
+@router.delete(
+    "/{message_id}/feedback",
+    tags=["feedback"],
+    summary="Clear an answer's rating and correction",
+)
+async def delete_feedback(message_id: str, request: Request) -> dict:
+    try:
+        cleared = feedback.delete_feedback(_state(request).db, message_id)
+    except feedback.FeedbackError as exc:
+        raise ApiError(400, str(exc), "invalid_feedback") from None
+    return {"message_id": message_id, "cleared": cleared}

@@ -1,0 +1,206 @@
+"""Grounded prompts: which search hits become numbered sources, and how the sources, the
+conversation and the question are fitted into the model's context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from cove.daemon.runtime import ContextOverflowError, Message
+from cove.index.search import SearchHit
+
+GROUNDED_SYSTEM_PROMPT = (
+    "You are Cove, an assistant that answers questions from the user's own documents. "
+    "Answer only from the numbered sources given with the question. After each fact, cite "
+    "the source it came from by its number in square brackets, like [1]. If the sources do "
+    "not contain the answer, say that you don't know. Be concise."
+)
+GENERAL_SYSTEM_PROMPT = (
+    "You are Cove, a helpful assistant running offline on the user's own computer. "
+    "Answer clearly and concisely."
+)
+NOT_FOUND_ANSWER = (
+    "I couldn't find anything about that in your documents, so I won't guess. "
+    "Try other words, or ask for an answer from general knowledge (--general)."
+)
+# Most of a source's text a prompt may hold; chunks are far shorter, but a future loader
+# or a changed chunk size must not let one source crowd out the rest.
+MAX_SOURCE_CHARS = 4000
+# Text of a source shown in the source list.
+SNIPPET_CHARS = 240
+
+CountTokens = Callable[[list[Message]], int]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A search hit as the n-th source of an answer."""
+
+    n: int
+    path: str
+    heading: list[str]
+    page: int | None
+    line_start: int | None
+    line_end: int | None
+    text: str
+    score: float
+
+    def location(self) -> str:
+        """Where in the file: "page 3", "lines 10-24" or ""."""
+        if self.page is not None:
+            return f"page {self.page}"
+        if self.line_start is not None:
+            return f"lines {self.line_start}-{self.line_end}"
+        return ""
+
+    def as_dict(self, cited: bool) -> dict:
+        """One entry of an answer's `sources` (design.md)."""
+        snippet = " ".join(self.text.split())
+        if len(snippet) > SNIPPET_CHARS:
+            snippet = snippet[: SNIPPET_CHARS - 1].rstrip() + "…"
+        return {
+            "n": self.n,
+            "path": self.path,
+            "heading": self.heading,
+            "page": self.page,
+            "line_start": self.line_start,
+            "line_end": self.line_end,
+            "snippet": snippet,
+            "cited": cited,
+        }
+
+
+def relevant_sources(hits: Sequence[SearchHit], min_score: float, limit: int) -> list[Source]:
+    """Hits whose dense similarity to the question reaches `min_score`, numbered from 1.
+
+    The bar is a retrieval score, not the model's opinion: a hit found only by BM25 (no
+    dense score) passes only when dense search is switched off (then no score exists).
+    """
+    kept = []
+    for hit in hits:
+        dense = hit.scores.get("dense")
+        if dense is None and any(h.scores.get("dense") is not None for h in hits):
+            continue
+        if dense is not None and dense < min_score:
+            continue
+        kept.append(hit)
+    return [
+        Source(
+            n=n,
+            path=hit.path,
+            heading=list(hit.heading),
+            page=hit.page,
+            line_start=hit.line_start,
+            line_end=hit.line_end,
+            text=hit.text[:MAX_SOURCE_CHARS],
+            score=float(hit.scores.get("dense") or 0.0),
+        )
+        for n, hit in enumerate(kept[:limit], start=1)
+    ]
+
+
+def retrieval_queries(question: str, turns: Sequence[Message]) -> list[str]:
+    """What to search for: the question alone and, in a conversation, after the user's
+    previous question.
+
+    A follow-up ("and when was that?") names nothing; the question before it does. A new
+    subject, or a long earlier question, is better searched alone. Both are searched and
+    the caller keeps the one whose best hit is more similar (`best_of`).
+    """
+    previous = next((t["content"] for t in reversed(turns) if t["role"] == "user"), "")
+    return [question, f"{previous}\n{question}"] if previous else [question]
+
+
+def best_of(results: Sequence[Sequence[SearchHit]]) -> list[SearchHit]:
+    """The result list whose top dense similarity is highest (the first on a tie)."""
+
+    def top(hits: Sequence[SearchHit]) -> float:
+        return max((h.scores.get("dense") or -1.0 for h in hits), default=-1.0)
+
+    return list(max(results, key=top, default=[]))
+
+
+def source_block(sources: Sequence[Source]) -> str:
+    """The numbered sources as the model reads them."""
+    parts = []
+    for source in sources:
+        where = " > ".join(source.heading)
+        label = " | ".join(p for p in (source.path, where, source.location()) if p)
+        parts.append(f"[{source.n}] {label}\n{source.text.strip()}")
+    return "\n\n".join(parts)
+
+
+def grounded_question(question: str, sources: Sequence[Source]) -> str:
+    """The final user message: sources first, then the question."""
+    return f"Sources:\n\n{source_block(sources)}\n\nQuestion: {question}"
+
+
+def fit_grounded(
+    count_tokens: CountTokens,
+    context: int,
+    system: str,
+    turns: Sequence[Message],
+    question: str,
+    sources: Sequence[Source],
+    answer_room: int,
+) -> tuple[list[Message], list[Source]]:
+    """The messages to send and the sources they hold, within `context - answer_room`.
+
+    Sources come before history: the best sources that fit are kept (lowest ranked
+    dropped first), then as many recent turns as still fit. The question is never cut;
+    if it does not fit even alone, that is a ContextOverflowError.
+    """
+    budget = context - answer_room
+    head: list[Message] = [{"role": "system", "content": system}]
+    kept = list(sources)
+    while True:
+        tail: list[Message] = [{"role": "user", "content": grounded_question(question, kept)}]
+        used = count_tokens(head + tail)
+        if used <= budget:
+            break
+        if not kept:
+            raise ContextOverflowError(used, context, answer_room)
+        kept.pop()
+    return head + recent_turns(count_tokens, budget, head, list(turns), tail), kept
+
+
+def fit_general(
+    count_tokens: CountTokens,
+    context: int,
+    system: str,
+    turns: Sequence[Message],
+    question: str,
+    answer_room: int,
+) -> list[Message]:
+    """The messages for an answer from general knowledge: as much history as fits."""
+    head: list[Message] = [{"role": "system", "content": system}]
+    tail: list[Message] = [{"role": "user", "content": question}]
+    used = count_tokens(head + tail)
+    if used > context - answer_room:
+        raise ContextOverflowError(used, context, answer_room)
+    return head + recent_turns(count_tokens, context - answer_room, head, list(turns), tail)
+
+
+def recent_turns(
+    count_tokens: CountTokens,
+    budget: int,
+    head: list[Message],
+    turns: list[Message],
+    tail: list[Message],
+) -> list[Message]:
+    """The most recent `turns` that fit in `budget` with `head` and `tail`, then `tail`.
+    (`head` itself is not returned: callers put it in front.)"""
+    # Binary search for the fewest oldest turns to drop: a huge history then costs a few
+    # tokenizer runs, not one per turn. Dropping all of them fits (the caller checked).
+    low, high = 0, len(turns)
+    while low < high:
+        middle = (low + high) // 2
+        if count_tokens(head + turns[middle:] + tail) <= budget:
+            high = middle
+        else:
+            low = middle + 1
+    start = low
+    # Start on a user turn, so the model never sees an answer without its question.
+    while start < len(turns) and turns[start]["role"] != "user":
+        start += 1
+    return turns[start:] + tail

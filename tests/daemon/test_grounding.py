@@ -1,0 +1,113 @@
+"""Grounded prompts: which hits become sources, and fitting them with the conversation into
+the model's context, counted with the model's own tokenizer."""
+
+from __future__ import annotations
+
+import pytest
+
+from cove.daemon.grounding import (
+    GROUNDED_SYSTEM_PROMPT,
+    Source,
+    best_of,
+    fit_general,
+    fit_grounded,
+    relevant_sources,
+    retrieval_queries,
+)
+from cove.daemon.runtime import ContextOverflowError
+from cove.index.search import SearchHit
+
+
+def hit(dense: float | None, text: str = "text", path: str = "/docs/a.md") -> SearchHit:
+    return SearchHit(1, path, ["Heading"], None, 1, 3, text, {"dense": dense, "bm25": None})
+
+
+def source(n: int, words: int) -> Source:
+    return Source(n, f"/docs/{n}.md", ["H"], None, 1, 9, "lighthouse " * words, 0.9)
+
+
+def test_sources_are_hits_whose_dense_score_reaches_the_bar_numbered_from_one():
+    sources = relevant_sources([hit(0.7), hit(0.2), hit(0.5)], min_score=0.4, limit=5)
+    assert [(s.n, s.score) for s in sources] == [(1, 0.7), (2, 0.5)]
+
+
+def test_with_nothing_relevant_enough_there_are_no_sources():
+    assert relevant_sources([hit(0.1), hit(0.39)], min_score=0.4, limit=5) == []
+
+
+def test_a_hit_found_by_bm25_alone_does_not_pass_the_dense_bar():
+    assert [s.score for s in relevant_sources([hit(0.6), hit(None)], 0.4, 5)] == [0.6]
+
+
+def test_with_dense_search_off_the_bar_cannot_apply():
+    assert len(relevant_sources([hit(None), hit(None)], 0.4, 5)) == 2
+
+
+def test_at_most_limit_sources():
+    assert len(relevant_sources([hit(0.9)] * 10, 0.4, limit=3)) == 3
+
+
+def test_a_follow_up_is_searched_alone_and_after_the_question_before_it():
+    turns = [
+        {"role": "user", "content": "Who built the Skerry lighthouse?"},
+        {"role": "assistant", "content": "Ada Quill."},
+    ]
+    assert retrieval_queries("and when was that?", turns) == [
+        "and when was that?",
+        "Who built the Skerry lighthouse?\nand when was that?",
+    ]
+    assert retrieval_queries("Who built it?", []) == ["Who built it?"]
+
+
+def test_the_search_whose_best_hit_is_most_similar_wins():
+    alone, with_context = [hit(0.2), hit(0.1)], [hit(0.6), hit(0.3)]
+    assert best_of([alone, with_context]) == with_context
+    assert best_of([with_context, [hit(0.6)]]) == with_context
+    assert best_of([[hit(None)], [hit(0.1)]]) == [hit(0.1)]
+    assert best_of([]) == []
+
+
+@pytest.fixture(scope="module")
+def count(llama_backend):
+    return llama_backend.count_prompt_tokens
+
+
+def test_everything_fits_when_there_is_room(count):
+    turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    messages, kept = fit_grounded(
+        count, 2048, GROUNDED_SYSTEM_PROMPT, turns, "Who?", [source(1, 20), source(2, 20)], 256
+    )
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert [s.n for s in kept] == [1, 2]
+    assert "[1] /docs/1.md" in messages[-1]["content"]
+    assert messages[-1]["content"].endswith("Question: Who?")
+
+
+def test_huge_sources_are_trimmed_lowest_ranked_first(count):
+    sources = [source(n, 300) for n in range(1, 9)]
+    messages, kept = fit_grounded(count, 2048, GROUNDED_SYSTEM_PROMPT, [], "Who?", sources, 512)
+    assert 0 < len(kept) < len(sources)
+    assert [s.n for s in kept] == list(range(1, len(kept) + 1))
+    assert count(messages) <= 2048 - 512
+
+
+def test_a_huge_history_keeps_only_the_recent_turns_that_fit(count):
+    turns = []
+    for i in range(400):
+        turns += [
+            {"role": "user", "content": f"question {i} " + "about tides " * 20},
+            {"role": "assistant", "content": f"answer {i} " + "the tide turns " * 20},
+        ]
+    messages, kept = fit_grounded(
+        count, 2048, GROUNDED_SYSTEM_PROMPT, turns, "Who?", [source(1, 50)], 512
+    )
+    assert kept and count(messages) <= 2048 - 512
+    assert messages[1]["role"] == "user" and "question" in messages[1]["content"]
+    assert messages[-2]["content"].startswith("answer 399")
+    general = fit_general(count, 2048, "Be brief.", turns, "Who?", 512)
+    assert count(general) <= 2048 - 512 and general[-1]["content"] == "Who?"
+
+
+def test_a_question_too_long_for_the_model_is_an_error_not_a_silent_cut(count):
+    with pytest.raises(ContextOverflowError):
+        fit_grounded(count, 2048, "Be brief.", [], "why " * 3000, [source(1, 10)], 256)
