@@ -60,10 +60,12 @@ class Assistant:
     guardrails: Guardrails | None = None
 
     async def ask(self, request: AskRequest) -> AsyncIterator[dict]:
-        """Yield `{"type": "token", "text"}` events, then `{"type": "done", "result"}`
-        with the `cove ask --json` document."""
+        """Yield `{"type": "session", "session_id"}`, then `{"type": "token", "text"}`
+        events, then `{"type": "done", "result"}` with the `cove ask --json` document."""
         started = time.perf_counter()
         session_id, turns, general = self._session(request)
+        # Sent first, so a client that stops the answer early still knows its session.
+        yield {"type": "session", "session_id": session_id}
         answer_room = min(request.params.max_tokens or self.max_tokens, self.max_tokens)
         answer = Answer(grounded=not general, timings={"retrieval_ms": 0.0})
         decline = await self._check_guardrails(request.question)

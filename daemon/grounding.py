@@ -21,7 +21,7 @@ GENERAL_SYSTEM_PROMPT = (
 )
 NOT_FOUND_ANSWER = (
     "I couldn't find anything about that in your documents, so I won't guess. "
-    "Try other words, or ask for an answer from general knowledge (--general)."
+    "Try other words, or ask for an answer from general knowledge."
 )
 # Most of a source's text a prompt may hold; chunks are far shorter, but a future loader
 # or a changed chunk size must not let one source crowd out the rest.

@@ -92,6 +92,9 @@ def set_offline_environment() -> None:
 
 def check_port_free(port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As uvicorn binds: connections of a daemon just stopped linger in TIME_WAIT and
+        # must not make the port look taken (a live listener still does).
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError as exc:

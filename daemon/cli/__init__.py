@@ -7,12 +7,14 @@ import click
 from cove.daemon import __version__
 from cove.daemon.cli import (
     ask,
+    chat,
     daemon,
     doctor,
     evaluate,
     feedback,
     folders,
     index,
+    mcp,
     models,
     search,
     service,
@@ -38,6 +40,7 @@ def cli() -> None:
 for module in (
     daemon,
     ask,
+    chat,
     sessions,
     feedback,
     folders,
@@ -45,6 +48,7 @@ for module in (
     index,
     evaluate,
     models,
+    mcp,
     service,
     doctor,
 ):

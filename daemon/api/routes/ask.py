@@ -43,8 +43,9 @@ class AskBody(BaseModel):
     summary="Ask the assistant",
     description="Answers from the watched folders with numbered sources, or says it does "
     "not know; with no folders, `general: true` or a general session, from general knowledge "
-    '(`"grounded": false`). Streams `token` events then one `done` event carrying the '
-    "`cove ask --json` document; with `stream: false` returns that document.",
+    '(`"grounded": false`). Streams a `session` event (its `session_id`), `token` events, '
+    "then one `done` event carrying the `cove ask --json` document; with `stream: false` "
+    "returns that document.",
 )
 async def ask_route(body: AskBody, request: Request):
     state: DaemonState = request.app.state.cove
@@ -66,6 +67,8 @@ async def _sse(events: AsyncIterator[dict]) -> AsyncIterator[str]:
         async for event in events:
             if event["type"] == "token":
                 yield sse_data({"text": event["text"]}, event="token")
+            elif event["type"] == "session":
+                yield sse_data({"session_id": event["session_id"]}, event="session")
             else:
                 yield sse_data(event["result"], event="done")
     except RuntimeErrorBase as exc:

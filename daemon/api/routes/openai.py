@@ -249,6 +249,8 @@ async def _stream_pipeline(
     yield _chunk(model, completion_id, created, {"role": "assistant", "content": ""})
     try:
         async for event in events:
+            if event["type"] == "session":
+                continue
             if event["type"] == "token":
                 yield _chunk(model, completion_id, created, {"content": event["text"]})
                 continue

@@ -60,10 +60,11 @@ def test_ask_streams_tokens_then_done(api, state):
     )
     events = sse_events(response.text)
     names = [name for name, _ in events]
-    assert names[-1] == "done" and set(names[:-1]) == {"token"}
+    assert names[0] == "session" and names[-1] == "done" and set(names[1:-1]) == {"token"}
     tokens = "".join(data["text"] for name, data in events if name == "token")
     done = events[-1][1]
     assert done["answer"] == tokens.strip()
+    assert events[0][1] == {"session_id": done["session_id"]}
     stored = list(
         state.db.query(
             "SELECT role, content FROM messages WHERE session_id = ?", [done["session_id"]]

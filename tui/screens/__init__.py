@@ -1,0 +1,1 @@
+"""Cove's screens (one per file, each with its .tcss) and modal dialogs."""
