@@ -196,3 +196,39 @@ def m004_add_sources_and_feedback(db: sqlite_utils.Database) -> None:
             updated_at REAL NOT NULL
         )"""
     )
+
+
+@migration
+def m005_create_training(db: sqlite_utils.Database) -> None:
+    """Training runs and the adapters they produced (the files live in COVE_HOME/adapters)."""
+    db.execute(
+        """CREATE TABLE training_runs (
+            id TEXT PRIMARY KEY,
+            trigger TEXT NOT NULL,            -- 'now' | 'schedule'
+            status TEXT NOT NULL,             -- running | promoted | rejected | failed | skipped
+            started_at REAL NOT NULL,
+            ended_at REAL,
+            hardware TEXT,
+            steps INTEGER,
+            progress TEXT NOT NULL DEFAULT '{}',
+            losses TEXT NOT NULL DEFAULT '[]',
+            data_stats TEXT NOT NULL DEFAULT '{}',
+            metrics TEXT NOT NULL DEFAULT '{}',
+            decision TEXT NOT NULL DEFAULT '{}',
+            adapter_id TEXT,
+            error TEXT
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE adapters (
+            id TEXT PRIMARY KEY,
+            run_id TEXT REFERENCES training_runs(id),
+            created_at REAL NOT NULL,
+            path TEXT NOT NULL,
+            base_model TEXT NOT NULL,
+            status TEXT NOT NULL,             -- promoted | rejected
+            metrics TEXT NOT NULL DEFAULT '{}',
+            data_stats TEXT NOT NULL DEFAULT '{}',
+            provenance TEXT NOT NULL DEFAULT '[]'
+        )"""
+    )
