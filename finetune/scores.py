@@ -1,0 +1,73 @@
+"""Text scores for probe answers: ROUGE-L F1 (by LCS), token F1 and answer match."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+
+# Token F1 a probe answer needs, on the target's words that the question does not
+# already contain, to count as a match: "My cat is called Whiskers" against "My cat is
+# called Pixel Quark" for "What is my cat's name?" scores 0.4; a chatty correct answer
+# ("Your cat is called Pixel Quark, a lovely name") about 0.67.
+MATCH_F1 = 0.6
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case word tokens (letters and digits), accents folded by NFKC."""
+    return re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold())
+
+
+def lcs_length(a: list[str], b: list[str]) -> int:
+    """Length of the longest common subsequence of two token lists (O(len a * len b))."""
+    if len(a) < len(b):
+        a, b = b, a
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0]
+        for j, y in enumerate(b, start=1):
+            current.append(previous[j - 1] + 1 if x == y else max(previous[j], current[j - 1]))
+        previous = current
+    return previous[-1]
+
+
+def rouge_l(candidate: str, reference: str) -> float:
+    """ROUGE-L F1 between two texts, on word tokens (0.0 when either is empty)."""
+    cand, ref = tokens(candidate), tokens(reference)
+    if not cand or not ref:
+        return 0.0
+    lcs = lcs_length(cand, ref)
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(cand), lcs / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def token_f1(candidate: list[str], reference: list[str]) -> float:
+    """Bag-of-tokens F1 (SQuAD style)."""
+    common = sum((Counter(candidate) & Counter(reference)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(candidate), common / len(reference)
+    return 2 * precision * recall / (precision + recall)
+
+
+def normalized(text: str) -> str:
+    return " ".join(tokens(text))
+
+
+def answer_match(answer: str, target: str, question: str = "", bar: float = MATCH_F1) -> bool:
+    """Whether `answer` states the target: the normalized target appears in it, or the
+    token F1 on the target's new words (those not in the question) reaches `bar`.
+
+    Words the question already holds ("my cat") are left out of the F1 because any
+    answer repeats them; what counts is the information only the target has.
+    """
+    if not answer.strip():
+        return False
+    if normalized(target) and normalized(target) in normalized(answer):
+        return True
+    asked = set(tokens(question))
+    reference = [t for t in tokens(target) if t not in asked] or tokens(target)
+    candidate = [t for t in tokens(answer) if t not in asked] or tokens(answer)
+    return token_f1(candidate, reference) >= bar
