@@ -35,8 +35,11 @@ noise, so the best is compared per query (wins/losses/ties on nDCG@10 and a pair
 95% interval of the mean difference) against the earlier defaults (BM25 weight 1.0, MMR λ 0.7)
 and against dense alone.
 
-Writes bench/retrieval.json. Usage:
-    python bench/retrieval.py [--corpus DIR] [--heading true,false] [--out FILE]
+`--backend onnx-int8` runs the same measurement with `[embeddings] backend = "onnx-int8"`
+(the daemon exports the model into the temporary COVE_HOME first).
+
+Writes bench/retrieval.json (bench/retrieval-<backend>.json for another backend). Usage:
+    python bench/retrieval.py [--corpus DIR] [--heading true,false] [--backend torch] [--out FILE]
 """
 
 from __future__ import annotations
@@ -111,18 +114,21 @@ def search_grid() -> list[Setting]:
     return [*grid, Setting(0.0, 1.0, 1.0)]
 
 
-def config_toml(heading: bool) -> str:
+def config_toml(heading: bool, backend: str = "torch") -> str:
     """The daemon's config for one index. MMR is off by default here on purpose: the API
     turns an override of mmr_lambda 1.0 into "no override", so with a configured λ < 1 a
     request for "MMR off" silently ran with the configured λ. With 1.0 configured, every λ of
     the grid, 1.0 included, is applied as asked."""
     flag = "true" if heading else "false"
-    return f"[index]\nheading_in_embedding = {flag}\n\n[search]\nmmr_lambda = 1.0\n"
+    return (
+        f'[embeddings]\nbackend = "{backend}"\n\n'
+        f"[index]\nheading_in_embedding = {flag}\n\n[search]\nmmr_lambda = 1.0\n"
+    )
 
 
 @contextmanager
-def daemon_for(home: Path, heading: bool) -> Iterator[RunningDaemon]:
-    daemon = start_daemon(home, config=config_toml(heading))
+def daemon_for(home: Path, heading: bool, backend: str = "torch") -> Iterator[RunningDaemon]:
+    daemon = start_daemon(home, config=config_toml(heading, backend))
     try:
         yield daemon
     finally:
@@ -253,9 +259,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--qrels", type=Path, default=QRELS)
     parser.add_argument("--heading", default="true,false", help="heading_in_embedding values")
     parser.add_argument("-k", type=int, default=10)
-    parser.add_argument("--out", type=Path, default=BENCH / "retrieval.json")
+    parser.add_argument("--backend", default="torch", help="[embeddings] backend")
+    parser.add_argument("--out", type=Path, help="default: bench/retrieval[-<backend>].json")
     parser.add_argument("--rankings", type=Path, help="also write every top-10 file ranking here")
     args = parser.parse_args(argv)
+    suffix = "" if args.backend == "torch" else f"-{args.backend}"
+    args.out = args.out or BENCH / f"retrieval{suffix}.json"
     headings = [v.strip().lower() == "true" for v in args.heading.split(",")]
     queries, qrels = load_queries(args.queries), load_qrels(args.qrels)
 
@@ -270,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"corpus {corpus}: {n_files} files; {len(queries)} queries", file=sys.stderr)
         indexes, rows = [], []
         for heading in headings:
-            with daemon_for(Path(tmp) / f"home-{heading}", heading) as daemon:
+            with daemon_for(Path(tmp) / f"home-{heading}", heading, args.backend) as daemon:
                 built = build_index(daemon, corpus)
                 print(f"heading_in_embedding={heading}: indexed {built}", file=sys.stderr)
                 cross = cove_json(
@@ -300,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     dense = next(r for r in same_index if r["name"] == "dense only, mmr off")
     report = {
         "corpus": "/usr/share/doc/git-doc/*.txt",
+        "backend": args.backend,
         "files": n_files,
         "queries": len(queries),
         "k": args.k,

@@ -69,6 +69,11 @@ class CovePaths:
         return self.home / "models"
 
     @property
+    def onnx_models(self) -> Path:
+        """ONNX exports of the embedding model (`[embeddings] backend = "onnx-int8"`)."""
+        return self.models / "onnx"
+
+    @property
     def token(self) -> Path:
         return self.home / "token"
 

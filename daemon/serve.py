@@ -121,7 +121,7 @@ def load_state(config: Config, guard: NetworkGuard):
     from cove.daemon.runtime import ModelLoadError, Runtime
     from cove.daemon.runtime.models import load_backend, resolve_model
     from cove.daemon.store import get_setting, open_db
-    from cove.index.embedder import Embedder, default_model_path
+    from cove.index.embedder import default_model_path, load_embedder
 
     token = ensure_token(config.paths.token)
     db = open_db(config.paths.db)
@@ -141,8 +141,16 @@ def load_state(config: Config, guard: NetworkGuard):
         if config.embeddings.model == "default"
         else Path(config.embeddings.model).expanduser()
     )
-    log.info("loading embedding model %s", embed_path)
-    embedder = Embedder(embed_path, batch_size=config.embeddings.batch_size)
+    log.info("loading embedding model %s (%s)", embed_path, config.embeddings.backend)
+    try:
+        embedder = load_embedder(
+            embed_path,
+            config.embeddings.backend,
+            cache_dir=config.paths.onnx_models,
+            batch_size=config.embeddings.batch_size,
+        )
+    except ValueError as exc:  # an int8 export that lost too much: refused, never indexed
+        raise DaemonStartError(f"cannot load the embedding model: {exc}") from exc
     runtime = Runtime(backend)
     indexer, retriever = build_index(config, embedder, runtime)
     guardrails = None

@@ -1,0 +1,47 @@
+"""Switching `[embeddings] backend` behaves like a change of model, and back again."""
+
+from __future__ import annotations
+
+import json
+
+from cove.index.vectors import persistent_client
+from tests.support.daemon import start_daemon
+from tests.support.kb import paths_found, wait_idle, write
+
+
+def test_switching_backend_reembeds_into_its_own_collection_and_back(tmp_path):
+    folder = tmp_path / "notes"
+    write(folder / "well.md", "The village well is forty feet deep.\n")
+    write(folder / "pump.md", "The hand pump was installed in 1903.\n")
+    home = tmp_path / "home"
+    daemon = start_daemon(home)
+    assert daemon.cove("folders", "add", str(folder)).returncode == 0
+    assert wait_idle(daemon)["collection"] == "cove-all-minilm-l6-v2-384"
+    daemon.stop()
+
+    # int8 vectors must not land in the torch collection or under its cache key.
+    (home / "config.toml").write_text('[embeddings]\nbackend = "onnx-int8"\n')
+    daemon.start()  # exports the model into COVE_HOME/models/onnx first
+    try:
+        status = wait_idle(daemon)
+        assert status["collection"] == "cove-all-minilm-l6-v2-onnx-int8-384"
+        assert status["embedded_total"] == status["chunks"] == 2
+        assert paths_found(daemon, "how deep is the well")[0].endswith("well.md")
+        doc = json.loads(daemon.cove("status", "--json").stdout)
+        assert doc["embeddings"]["model"] == "all-MiniLM-L6-v2+onnx-int8"
+    finally:
+        daemon.stop()
+    assert (home / "models" / "onnx" / "all-minilm-l6-v2-int8" / "model.onnx").is_file()
+    names = [c.name for c in persistent_client(str(home / "chroma")).list_collections()]
+    assert names == ["cove-all-minilm-l6-v2-onnx-int8-384"]
+
+    # Back to torch: a new collection again, filled from the embedding cache.
+    (home / "config.toml").write_text('[embeddings]\nbackend = "torch"\n')
+    daemon.start()
+    try:
+        status = wait_idle(daemon)
+        assert status["collection"] == "cove-all-minilm-l6-v2-384"
+        assert status["embedded_total"] == 0
+        assert paths_found(daemon, "when was the pump installed")[0].endswith("pump.md")
+    finally:
+        daemon.stop()

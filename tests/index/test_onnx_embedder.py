@@ -1,0 +1,197 @@
+"""The onnx-int8 backend against the torch one, on a real export of the packaged model."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cove.index import onnx_embedder
+from cove.index.embedder import default_model_path, load_embedder
+from cove.index.onnx_embedder import MANIFEST, MODEL_FILE, ensure_export, export_dir
+from cove.index.vectors import collection_name
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.fixture(scope="module")
+def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx-models")
+
+
+@pytest.fixture(scope="module")
+def int8(cache_root):
+    """One real export per module (about a minute on two cores), shared by the tests."""
+    return load_embedder(default_model_path(), "onnx-int8", cache_dir=cache_root, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    """50 paragraphs of real prose, lists, tables and code: Cove's own README."""
+    paragraphs = re.split(r"\n\s*\n", README.read_text(encoding="utf-8"))
+    found = [p.strip() for p in paragraphs if len(p.split()) >= 12]
+    assert len(found) >= 50
+    return found[:50]
+
+
+@pytest.fixture(scope="module")
+def vectors(int8, embedder, texts) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(int8.embed(texts)), np.asarray(embedder.embed(texts))
+
+
+def test_vectors_have_the_model_dimension_and_unit_length(int8, embedder, vectors):
+    quantized, _ = vectors
+    assert int8.dimension == embedder.dimension == 384
+    assert int8.max_seq_length == embedder.max_seq_length == 256
+    assert quantized.shape == (50, 384)
+    assert np.allclose(np.linalg.norm(quantized, axis=1), 1.0, atol=1e-4)
+
+
+def test_vectors_stay_close_to_torch(vectors):
+    quantized, exact = vectors
+    cosines = (quantized * exact).sum(axis=1)
+    assert cosines.mean() >= 0.98
+    assert cosines.min() >= 0.95
+
+
+def test_nearest_neighbours_agree_with_torch(vectors):
+    quantized, exact = vectors
+    mine, theirs = quantized @ quantized.T, exact @ exact.T
+    np.fill_diagonal(mine, -2.0)
+    np.fill_diagonal(theirs, -2.0)
+    same_top = (mine.argmax(axis=1) == theirs.argmax(axis=1)).mean()
+    top3 = np.argsort(-mine, axis=1)[:, :3]
+    within_top3 = np.mean([t in row for t, row in zip(theirs.argmax(axis=1), top3, strict=True)])
+    assert same_top >= 0.9
+    assert within_top3 >= 0.98
+
+
+def test_a_text_gets_the_same_vector_alone_or_among_others(int8, texts):
+    # Dynamic quantization scales activations per tensor: batch-mates would shift vectors.
+    alone = np.asarray(int8.embed([texts[7]]))[0]
+    among = np.asarray(int8.embed(list(reversed(texts))))[-8]
+    assert np.allclose(alone, among, atol=1e-6)
+    assert int8.embed([]) == []
+
+
+def test_count_tokens_equals_torch(int8, embedder, texts):
+    long_text = " ".join(texts)  # far past max_seq_length: counted in full, like torch
+    for text in [*texts[:10], long_text, "naïve café — 東京 🙂", ""]:
+        assert int8.count_tokens(text) == embedder.count_tokens(text)
+
+
+def test_name_carries_the_backend_so_vectors_never_mix(int8, embedder):
+    assert embedder.name == "all-MiniLM-L6-v2"
+    assert int8.name == "all-MiniLM-L6-v2+onnx-int8"
+    assert collection_name(int8.name, 384) != collection_name(embedder.name, 384)
+
+
+def test_export_is_recorded_in_a_manifest(int8, cache_root):
+    folder = export_dir(cache_root, default_model_path())
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert manifest["source"] == str(default_model_path().resolve())
+    assert manifest["per_channel"] is True and manifest["weight_type"] == "QInt8"
+    assert manifest["probe_cosine"] >= onnx_embedder.MIN_PROBE_COSINE
+    assert int8.onnx_path == folder / MODEL_FILE
+    assert not [p.name for p in cache_root.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+@pytest.fixture
+def fake_export(int8, monkeypatch) -> list[Path]:
+    """Counts exports; each one copies the real export instead of redoing a minute's work."""
+    calls: list[Path] = []
+
+    def export(model_path: Path, work: Path) -> float:
+        calls.append(work)
+        shutil.copy(int8.onnx_path, work / MODEL_FILE)
+        return 0.99
+
+    monkeypatch.setattr(onnx_embedder, "_export", export)
+    return calls
+
+
+def test_a_current_export_is_reused(int8, cache_root, fake_export):
+    before = int8.onnx_path.stat().st_mtime_ns
+    again = load_embedder(default_model_path(), "onnx-int8", cache_dir=cache_root)
+    assert fake_export == []
+    assert again.onnx_path.stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("damage", ["stale", "missing"])
+def test_a_stale_or_missing_export_is_made_again(int8, tmp_path, fake_export, damage):
+    folder = export_dir(tmp_path, default_model_path())
+    shutil.copytree(int8.onnx_path.parent, folder)
+    if damage == "stale":  # as if the model's files had changed since
+        manifest = json.loads((folder / MANIFEST).read_text())
+        (folder / MANIFEST).write_text(json.dumps({**manifest, "fingerprint": "0" * 64}))
+    else:
+        (folder / MODEL_FILE).unlink()
+    assert ensure_export(default_model_path(), tmp_path) == folder
+    assert len(fake_export) == 1
+    assert json.loads((folder / MANIFEST).read_text())["fingerprint"] != "0" * 64
+    assert ensure_export(default_model_path(), tmp_path) == folder
+    assert len(fake_export) == 1  # current now: reused
+
+
+def test_temp_dirs_of_killed_exports_are_cleared(int8, tmp_path, fake_export):
+    folder = export_dir(tmp_path, default_model_path())
+    killed, recent = tmp_path / f".{folder.name}-abc123", tmp_path / f".{folder.name}-def456"
+    for leftover in (killed, recent):
+        leftover.mkdir()
+        (leftover / "fp32.onnx").write_bytes(b"half")
+    os.utime(killed, (1_000_000_000, 1_000_000_000))  # long ago
+    ensure_export(default_model_path(), tmp_path)
+    assert not killed.exists()
+    assert recent.exists()  # it may be another process's export in progress
+
+
+def test_an_export_that_lost_too_much_is_refused(int8, tmp_path):
+    folder = export_dir(tmp_path, default_model_path())
+    shutil.copytree(int8.onnx_path.parent, folder)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    (folder / MANIFEST).write_text(json.dumps({**manifest, "probe_cosine": 0.9}))
+    with pytest.raises(ValueError, match="probe cosine 0.9"):
+        load_embedder(default_model_path(), "onnx-int8", cache_dir=tmp_path)
+
+
+def test_unknown_backends_and_a_missing_cache_dir_are_errors(tmp_path):
+    with pytest.raises(ValueError, match="unknown embedding backend 'onnx'"):
+        load_embedder(default_model_path(), "onnx", cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="cache directory"):
+        load_embedder(default_model_path(), "onnx-int8")
+    with pytest.raises(FileNotFoundError):
+        load_embedder(tmp_path / "absent", "onnx-int8", cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("config", "mode"),
+    [
+        ({"pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False}, "mean"),
+        ({"pooling_mode_cls_token": True}, "cls"),
+        ({"pooling_mode": "max"}, "max"),
+        ({"pooling_mode": ["mean_sqrt_len_tokens"]}, "mean_sqrt_len_tokens"),
+    ],
+)
+def test_pooling_is_read_from_either_config_format(config, mode):
+    assert onnx_embedder._pooling_from_config(config) == mode
+
+
+@pytest.mark.parametrize(
+    "config", [{"pooling_mode": "lasttoken"}, {"pooling_mode": ["cls", "mean"]}, {}]
+)
+def test_unsupported_pooling_is_refused(config):
+    with pytest.raises(ValueError, match="not supported"):
+        onnx_embedder._pooling_from_config(config)
+
+
+def test_pool_excludes_padding():
+    tokens = np.array([[[1.0, 0.0], [3.0, 2.0], [100.0, 100.0]]], dtype=np.float32)
+    mask = np.array([[1, 1, 0]])
+    assert onnx_embedder.pool(tokens, mask, "mean").tolist() == [[2.0, 1.0]]
+    assert onnx_embedder.pool(tokens, mask, "max").tolist() == [[3.0, 2.0]]
+    assert onnx_embedder.pool(tokens, mask, "cls").tolist() == [[1.0, 0.0]]
