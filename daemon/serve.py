@@ -149,7 +149,7 @@ def load_state(config: Config, guard: NetworkGuard):
             cache_dir=config.paths.onnx_models,
             batch_size=config.embeddings.batch_size,
         )
-    except ValueError as exc:  # an int8 export that lost too much: refused, never indexed
+    except ValueError as exc:  # an ONNX export that lost too much: refused, never indexed
         raise DaemonStartError(f"cannot load the embedding model: {exc}") from exc
     runtime = Runtime(backend)
     indexer, retriever = build_index(config, embedder, runtime)

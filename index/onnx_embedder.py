@@ -1,15 +1,20 @@
-"""The onnx-int8 embedding backend: the same sentence-transformers model, run by onnxruntime
-after an export to ONNX and a dynamic 8-bit quantization of its weights.
+"""The ONNX embedding backends: the same sentence-transformers model, run by onnxruntime.
+
+One export serves both: `onnx`, the model's graph fused for onnxruntime in full precision,
+whose vectors equal torch's to float rounding; and `onnx-int8`, that graph with its weights
+quantized to 8 bits, faster still but measurably less precise (README, bench/embed.py).
 
 The export is made once, locally, from the model directory (no hub, no network) into a cache
 directory the caller names. A JSON manifest beside it records what it was made from (the model
 directory and a fingerprint of its files) and how (`RECIPE`); any difference makes it again.
-Each export is checked against the torch model itself on a few probe texts and refused below
-`MIN_PROBE_COSINE`, so a model that exports or quantizes badly never reaches an index.
+Each graph is checked against the torch model itself on a few probe texts and refused below
+its floor in `MIN_PROBE_COSINE`, so a model that exports or quantizes badly never reaches an
+index.
 
-Vectors from this backend are close to, not equal to, the torch backend's, so its model
-identity (`name`) carries the backend: its vectors get their own Chroma collection and
-embedding-cache key, and switching backend re-embeds like a change of model.
+The model identity (`name`) keys the Chroma collection and the embedding cache. `onnx` keeps
+torch's (its vectors are torch's), so switching between the two re-embeds nothing; `onnx-int8`
+carries its backend, so its vectors get their own collection and cache key and switching to
+or from it re-embeds like a change of model.
 """
 
 from __future__ import annotations
@@ -35,22 +40,22 @@ from cove.index.embedder import model_name
 
 log = logging.getLogger("cove.embedder")
 
-BACKEND = "onnx-int8"
 MANIFEST = "export.json"
-MODEL_FILE = "model.onnx"
+# The graph each backend runs, in the export directory.
+GRAPHS = {"onnx": "model-fp32.onnx", "onnx-int8": "model-int8.onnx"}
 # How the export is made; stored in the manifest, so changing any of it redoes old exports.
-# Chosen by measurement on 559 Git-documentation chunks against the torch vectors (README,
-# bench/embed.py). The CPU here has AVX2 but no VNNI, where onnxruntime multiplies uint8
-# activations by int8 weights in 16-bit sums that saturate: plain QInt8 (per tensor) scored
-# mean cosine 0.943. 7-bit weights (reduce_range) avoid the saturation, and a scale per output
-# channel (per_channel) keeps the small rows of each weight matrix precise: 0.992. Fusing the
-# graph first (Attention, SkipLayerNorm, BiasGelu: onnxruntime's BERT optimizer) lets the Q/K/V
-# projections run as one quantized Attention, the largest part of the speed-up. Leaving out one
-# node at a time showed the feed-forward output projections of the first layers (inputs: GELU
-# outputs with outliers) lose the most; keeping the first three in fp32 lifts the mean cosine
-# to 0.996 (min 0.981 -> 0.992) for about 8% of the speed.
+# Fusion (Attention, SkipLayerNorm, BiasGelu: onnxruntime's BERT optimizer) is most of the
+# speed-up and exact. The int8 settings were chosen on 559 Git-documentation chunks against the
+# torch vectors (README, bench/embed.py). The CPU here has AVX2 but no VNNI, where onnxruntime
+# multiplies uint8 activations by int8 weights in 16-bit sums that saturate: plain QInt8 (per
+# tensor) scored mean cosine 0.943. 7-bit weights (reduce_range) avoid the saturation, a scale
+# per output channel (per_channel) keeps each weight row precise: 0.992. Leaving out one node
+# at a time showed the feed-forward output projections of the first layers (inputs: GELU
+# outputs, with outliers) lose the most; keeping three in fp32 gives 0.996 (min 0.981 ->
+# 0.992) for about 8% of the speed. Even so, int8 lowered retrieval nDCG@10 by 0.02-0.03 on
+# the Git evaluation, as every int8 variant tried did (by 0.01 on average; README).
 RECIPE: dict[str, Any] = {
-    "format": 1,
+    "format": 2,
     "opset": 17,
     "fusion": "bert",
     "weight_type": "QInt8",
@@ -59,9 +64,9 @@ RECIPE: dict[str, Any] = {
     "op_types": ["MatMul", "Attention"],
     "keep_fp32": r"/encoder/layer\.[0-2]/output/dense/MatMul$",
 }
-# Mean cosine of the int8 graph's vectors to the torch model's on `PROBE_TEXTS`, below which
-# an export is refused.
-MIN_PROBE_COSINE = 0.98
+# Mean cosine of each graph's vectors to the torch model's on `PROBE_TEXTS`, below which it is
+# refused. `onnx` shares torch's model identity, so it must match to float rounding.
+MIN_PROBE_COSINE = {"onnx": 0.9999, "onnx-int8": 0.98}
 # Varied in length and register: enough to catch a model that quantizes badly.
 PROBE_TEXTS = (
     "How do I undo the last commit but keep my changes?",
@@ -82,7 +87,7 @@ PROBE_TEXTS = (
 def export_dir(cache_root: Path, model_path: Path) -> Path:
     """Where the export of `model_path` lives under `cache_root` (one folder per model)."""
     slug = "".join(c if c.isalnum() else "-" for c in model_name(model_path).lower()).strip("-")
-    return Path(cache_root) / f"{slug or 'model'}-int8"
+    return Path(cache_root) / (slug or "model")
 
 
 def model_fingerprint(model_path: Path) -> str:
@@ -109,7 +114,7 @@ def ensure_export(model_path: Path, cache_root: Path) -> Path:
     wanted = {"source": str(source), "fingerprint": model_fingerprint(source), **RECIPE}
     if _manifest_matches(target, wanted):
         return target
-    log.info("exporting embedding model %s to ONNX int8, once (about a minute)…", model_path)
+    log.info("exporting embedding model %s to ONNX, once (under a minute)…", model_path)
     started = time.perf_counter()
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(target)
@@ -122,7 +127,7 @@ def ensure_export(model_path: Path, cache_root: Path) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     elapsed = time.perf_counter() - started
-    log.info("exported to %s in %.0f s (probe cosine %.4f)", target, elapsed, probe)
+    log.info("exported to %s in %.0f s (probe cosines %s)", target, elapsed, probe)
     return target
 
 
@@ -142,7 +147,7 @@ def _manifest_matches(target: Path, wanted: dict[str, Any]) -> bool:
     except (OSError, ValueError):
         return False
     same = all(manifest.get(key) == value for key, value in wanted.items())
-    return same and (target / MODEL_FILE).is_file()
+    return same and all((target / graph).is_file() for graph in GRAPHS.values())
 
 
 def _replace_dir(new: Path, target: Path) -> None:
@@ -156,17 +161,19 @@ def _replace_dir(new: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _export(model_path: Path, work: Path) -> float:
-    """fp32 export, fusion, quantization into `work`; returns the probe cosine to torch."""
-    fp32, fused, out = work / "fp32.onnx", work / "fused.onnx", work / MODEL_FILE
-    config, reference = _export_fp32(model_path, fp32)
+def _export(model_path: Path, work: Path) -> dict[str, float]:
+    """fp32 export, fusion, quantization into `work`; returns each graph's probe cosine."""
+    raw, fused, quantized = work / "raw.onnx", work / GRAPHS["onnx"], work / GRAPHS["onnx-int8"]
+    config, reference = _export_fp32(model_path, raw)
     with _quiet_onnx_tools():
-        _fuse(fp32, fused, config)
-        _quantize(fused, out)
-    fp32.unlink()
-    fused.unlink()
-    quantized = np.asarray(OnnxEmbedder(model_path, out).embed(list(PROBE_TEXTS)))
-    return round(float((reference * quantized).sum(axis=1).mean()), 4)
+        _fuse(raw, fused, config)
+        _quantize(fused, quantized)
+    raw.unlink()
+    probe = {}
+    for backend, graph in GRAPHS.items():
+        vectors = np.asarray(OnnxEmbedder(model_path, work / graph).embed(list(PROBE_TEXTS)))
+        probe[backend] = round(float((reference * vectors).sum(axis=1).mean()), 5)
+    return probe
 
 
 @contextmanager
@@ -241,7 +248,7 @@ def _export_fp32(model_path: Path, out: Path) -> tuple[dict[str, Any], np.ndarra
 
 
 def _torch_vectors(model_path: Path, model, tokenizer) -> np.ndarray:
-    """The reference the probe compares the int8 graph with: the model itself, in torch."""
+    """The reference the probe compares the graphs with: the model itself, in torch."""
     import torch
 
     limit = max_seq_length(model_path, tokenizer.model_max_length)
@@ -288,32 +295,44 @@ def _quantize(source: Path, out: Path) -> None:
 
 
 def load_onnx_embedder(
-    model_path: Path, cache_root: Path, batch_size: int = 32, threads: int = 0
+    model_path: Path,
+    cache_root: Path,
+    backend: str = "onnx",
+    batch_size: int = 32,
+    threads: int = 0,
 ) -> OnnxEmbedder:
-    """The int8 embedder for `model_path`, exported under `cache_root` on first use.
+    """The `backend` ("onnx" or "onnx-int8") embedder for `model_path`, exported under
+    `cache_root` on first use.
 
-    Raises ValueError when the export lost too much against full precision.
+    Raises ValueError when the graph lost too much against the torch model.
     """
     target = ensure_export(model_path, cache_root)
-    manifest = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
-    if manifest["probe_cosine"] < MIN_PROBE_COSINE:
+    probe = json.loads((target / MANIFEST).read_text(encoding="utf-8"))["probe_cosine"][backend]
+    if probe < MIN_PROBE_COSINE[backend]:
         raise ValueError(
-            f"the int8 export of {model_path} keeps too little of the model (probe cosine "
-            f"{manifest['probe_cosine']} < {MIN_PROBE_COSINE}); use [embeddings] backend = "
-            '"torch"'
+            f"the {backend} export of {model_path} keeps too little of the model (probe cosine "
+            f'{probe} < {MIN_PROBE_COSINE[backend]}); use [embeddings] backend = "torch"'
         )
-    return OnnxEmbedder(model_path, target / MODEL_FILE, batch_size=batch_size, threads=threads)
+    # Only the int8 vectors differ from torch's enough to need their own identity.
+    name = model_name(model_path) + ("+onnx-int8" if backend == "onnx-int8" else "")
+    return OnnxEmbedder(model_path, target / GRAPHS[backend], name, batch_size, threads)
 
 
 class OnnxEmbedder:
     """A sentence-transformers model run as an ONNX graph; the interface of `Embedder`.
 
-    `model_path` gives the tokenizer and the pooling; `onnx_path` the graph. `batch_size` is
-    kept for the interface (callers hand over texts in batches of it); see `embed`.
+    `model_path` gives the tokenizer and the pooling; `onnx_path` the graph; `name` the model
+    identity (default: the model's own). `batch_size` is kept for the interface (callers hand
+    over texts in batches of it); see `embed`.
     """
 
     def __init__(
-        self, model_path: Path, onnx_path: Path, batch_size: int = 32, threads: int = 0
+        self,
+        model_path: Path,
+        onnx_path: Path,
+        name: str | None = None,
+        batch_size: int = 32,
+        threads: int = 0,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -321,7 +340,7 @@ class OnnxEmbedder:
 
         self.path = Path(model_path)
         self.onnx_path = Path(onnx_path)
-        self.name = f"{model_name(self.path)}+{BACKEND}"
+        self.name = name or model_name(self.path)
         self.batch_size = batch_size
         self._tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
         self._pooling = pooling_mode(self.path)
@@ -335,11 +354,11 @@ class OnnxEmbedder:
     def embed(self, texts: list[str]) -> list[list[float]]:
         """Unit-length embeddings, one per text, in order.
 
-        Each text runs alone. Dynamic quantization scales a whole activation tensor at once, so
-        texts sharing a batch (and its padding) would change each other's vectors (cosine 0.992
-        between a text embedded alone and in a batch of 32); alone, a text always gets the same
-        vector, as a query does at search time. With no padding it was also the fastest:
-        32 chunks/s against 25 in batches of 32 on the 2-core test machine.
+        Each text runs alone, so no work goes into padding: 32 chunks/s against 25 in batches
+        of 32 (int8, on the 2-core test machine). In the int8 graph it also keeps vectors
+        independent of their batch-mates: dynamic quantization scales a whole activation
+        tensor at once, and a text embedded in a batch of 32 moved to cosine 0.992 of itself
+        embedded alone (as a query is at search time).
         """
         if not texts:
             return []

@@ -53,7 +53,7 @@ def test_cove_home_env_sets_the_home(tmp_path, monkeypatch):
         ("[model]\ntemperature = 5\n", "model.temperature"),
         ("[modle]\nchat = 'x'\n", "[modle]"),
         ("[daemon]\noffline = 'yes'\n", "daemon.offline"),
-        ("[embeddings]\nbackend = 'onnx'\n", "embeddings.backend"),
+        ("[embeddings]\nbackend = 'onnx-fp16'\n", "embeddings.backend"),
         ("[embeddings]\nbackend = 1\n", "embeddings.backend"),
     ],
 )
@@ -63,17 +63,18 @@ def test_invalid_values_name_the_key(tmp_path, text, named):
         load_config(tmp_path, environ={})
 
 
-def test_embedding_backend_defaults_to_torch_and_accepts_onnx_int8(tmp_path):
+@pytest.mark.parametrize("backend", ["torch", "onnx", "onnx-int8"])
+def test_embedding_backend_defaults_to_torch_and_accepts_onnx(tmp_path, backend):
     assert load_config(tmp_path, environ={}).embeddings.backend == "torch"
-    write(tmp_path, '[embeddings]\nbackend = "onnx-int8"\n')
+    write(tmp_path, f'[embeddings]\nbackend = "{backend}"\n')
     config = load_config(tmp_path, environ={})
-    assert config.embeddings.backend == "onnx-int8"
+    assert config.embeddings.backend == backend
     assert config.paths.onnx_models == tmp_path / "models" / "onnx"
 
 
 def test_unknown_embedding_backend_lists_the_known_ones(tmp_path):
     write(tmp_path, '[embeddings]\nbackend = "int8"\n')
-    with pytest.raises(ConfigError, match="'embeddings.backend' must be 'torch' or 'onnx-int8'"):
+    with pytest.raises(ConfigError, match="must be 'torch', 'onnx' or 'onnx-int8', got 'int8'"):
         load_config(tmp_path, environ={})
 
 

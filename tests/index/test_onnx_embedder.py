@@ -1,4 +1,4 @@
-"""The onnx-int8 backend against the torch one, on a real export of the packaged model."""
+"""The ONNX backends against the torch one, on a real export of the packaged model."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from cove.index import onnx_embedder
 from cove.index.embedder import default_model_path, load_embedder
-from cove.index.onnx_embedder import MANIFEST, MODEL_FILE, ensure_export, export_dir
+from cove.index.onnx_embedder import GRAPHS, MANIFEST, ensure_export, export_dir
 from cove.index.vectors import collection_name
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -26,8 +26,13 @@ def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def int8(cache_root):
-    """One real export per module (about a minute on two cores), shared by the tests."""
+    """One real export per module (under a minute on two cores), shared by the tests."""
     return load_embedder(default_model_path(), "onnx-int8", cache_dir=cache_root, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def fp32(int8, cache_root):
+    return load_embedder(default_model_path(), "onnx", cache_dir=cache_root)
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +57,14 @@ def test_vectors_have_the_model_dimension_and_unit_length(int8, embedder, vector
     assert np.allclose(np.linalg.norm(quantized, axis=1), 1.0, atol=1e-4)
 
 
-def test_vectors_stay_close_to_torch(vectors):
+def test_int8_vectors_stay_close_to_torch(vectors):
     quantized, exact = vectors
     cosines = (quantized * exact).sum(axis=1)
     assert cosines.mean() >= 0.98
     assert cosines.min() >= 0.95
 
 
-def test_nearest_neighbours_agree_with_torch(vectors):
+def test_int8_nearest_neighbours_agree_with_torch(vectors):
     quantized, exact = vectors
     mine, theirs = quantized @ quantized.T, exact @ exact.T
     np.fill_diagonal(mine, -2.0)
@@ -69,6 +74,14 @@ def test_nearest_neighbours_agree_with_torch(vectors):
     within_top3 = np.mean([t in row for t, row in zip(theirs.argmax(axis=1), top3, strict=True)])
     assert same_top >= 0.9
     assert within_top3 >= 0.98
+
+
+def test_fp32_vectors_are_torch_vectors(fp32, embedder, vectors, texts):
+    # It shares torch's collection and cache key, so nothing but float rounding may differ.
+    _, exact = vectors
+    mine = np.asarray(fp32.embed(texts))
+    assert np.abs(mine - exact).max() < 1e-4
+    assert ((mine * exact).sum(axis=1)).min() > 0.99999
 
 
 def test_a_text_gets_the_same_vector_alone_or_among_others(int8, texts):
@@ -85,31 +98,34 @@ def test_count_tokens_equals_torch(int8, embedder, texts):
         assert int8.count_tokens(text) == embedder.count_tokens(text)
 
 
-def test_name_carries_the_backend_so_vectors_never_mix(int8, embedder):
-    assert embedder.name == "all-MiniLM-L6-v2"
+def test_only_int8_has_its_own_identity(int8, fp32, embedder):
+    assert embedder.name == fp32.name == "all-MiniLM-L6-v2"
     assert int8.name == "all-MiniLM-L6-v2+onnx-int8"
     assert collection_name(int8.name, 384) != collection_name(embedder.name, 384)
 
 
-def test_export_is_recorded_in_a_manifest(int8, cache_root):
+def test_export_is_recorded_in_a_manifest(int8, fp32, cache_root):
     folder = export_dir(cache_root, default_model_path())
     manifest = json.loads((folder / MANIFEST).read_text())
     assert manifest["source"] == str(default_model_path().resolve())
     assert manifest["per_channel"] is True and manifest["weight_type"] == "QInt8"
-    assert manifest["probe_cosine"] >= onnx_embedder.MIN_PROBE_COSINE
-    assert int8.onnx_path == folder / MODEL_FILE
+    assert manifest["probe_cosine"]["onnx"] >= 0.9999
+    assert manifest["probe_cosine"]["onnx-int8"] >= 0.98
+    assert int8.onnx_path == folder / GRAPHS["onnx-int8"]
+    assert fp32.onnx_path == folder / GRAPHS["onnx"]
     assert not [p.name for p in cache_root.iterdir() if p.name.startswith(".")]  # no temp left
 
 
 @pytest.fixture
 def fake_export(int8, monkeypatch) -> list[Path]:
-    """Counts exports; each one copies the real export instead of redoing a minute's work."""
+    """Counts exports; each one copies the real graphs instead of redoing the work."""
     calls: list[Path] = []
 
-    def export(model_path: Path, work: Path) -> float:
+    def export(model_path: Path, work: Path) -> dict[str, float]:
         calls.append(work)
-        shutil.copy(int8.onnx_path, work / MODEL_FILE)
-        return 0.99
+        for graph in GRAPHS.values():
+            shutil.copy(int8.onnx_path.parent / graph, work / graph)
+        return {"onnx": 1.0, "onnx-int8": 0.99}
 
     monkeypatch.setattr(onnx_embedder, "_export", export)
     return calls
@@ -130,7 +146,7 @@ def test_a_stale_or_missing_export_is_made_again(int8, tmp_path, fake_export, da
         manifest = json.loads((folder / MANIFEST).read_text())
         (folder / MANIFEST).write_text(json.dumps({**manifest, "fingerprint": "0" * 64}))
     else:
-        (folder / MODEL_FILE).unlink()
+        (folder / GRAPHS["onnx"]).unlink()
     assert ensure_export(default_model_path(), tmp_path) == folder
     assert len(fake_export) == 1
     assert json.loads((folder / MANIFEST).read_text())["fingerprint"] != "0" * 64
@@ -143,29 +159,31 @@ def test_temp_dirs_of_killed_exports_are_cleared(int8, tmp_path, fake_export):
     killed, recent = tmp_path / f".{folder.name}-abc123", tmp_path / f".{folder.name}-def456"
     for leftover in (killed, recent):
         leftover.mkdir()
-        (leftover / "fp32.onnx").write_bytes(b"half")
+        (leftover / "raw.onnx").write_bytes(b"half")
     os.utime(killed, (1_000_000_000, 1_000_000_000))  # long ago
     ensure_export(default_model_path(), tmp_path)
     assert not killed.exists()
     assert recent.exists()  # it may be another process's export in progress
 
 
-def test_an_export_that_lost_too_much_is_refused(int8, tmp_path):
+@pytest.mark.parametrize(("backend", "probe"), [("onnx-int8", 0.9), ("onnx", 0.9995)])
+def test_a_graph_that_lost_too_much_is_refused(int8, tmp_path, backend, probe):
     folder = export_dir(tmp_path, default_model_path())
     shutil.copytree(int8.onnx_path.parent, folder)
     manifest = json.loads((folder / MANIFEST).read_text())
-    (folder / MANIFEST).write_text(json.dumps({**manifest, "probe_cosine": 0.9}))
-    with pytest.raises(ValueError, match="probe cosine 0.9"):
-        load_embedder(default_model_path(), "onnx-int8", cache_dir=tmp_path)
+    manifest["probe_cosine"][backend] = probe
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=f"probe cosine {probe} <"):
+        load_embedder(default_model_path(), backend, cache_dir=tmp_path)
 
 
 def test_unknown_backends_and_a_missing_cache_dir_are_errors(tmp_path):
-    with pytest.raises(ValueError, match="unknown embedding backend 'onnx'"):
-        load_embedder(default_model_path(), "onnx", cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="unknown embedding backend 'onnx-fp16'"):
+        load_embedder(default_model_path(), "onnx-fp16", cache_dir=tmp_path)
     with pytest.raises(ValueError, match="cache directory"):
         load_embedder(default_model_path(), "onnx-int8")
     with pytest.raises(FileNotFoundError):
-        load_embedder(tmp_path / "absent", "onnx-int8", cache_dir=tmp_path)
+        load_embedder(tmp_path / "absent", "onnx", cache_dir=tmp_path)
 
 
 @pytest.mark.parametrize(

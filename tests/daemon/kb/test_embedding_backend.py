@@ -1,4 +1,4 @@
-"""Switching `[embeddings] backend` behaves like a change of model, and back again."""
+"""Switching `[embeddings] backend`: to and from int8 like a change of model; onnx as torch."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from tests.support.daemon import start_daemon
 from tests.support.kb import paths_found, wait_idle, write
 
 
-def test_switching_backend_reembeds_into_its_own_collection_and_back(tmp_path):
+def test_switching_backend_keeps_int8_vectors_apart_and_onnx_with_torch(tmp_path):
     folder = tmp_path / "notes"
     write(folder / "well.md", "The village well is forty feet deep.\n")
     write(folder / "pump.md", "The hand pump was installed in 1903.\n")
@@ -31,7 +31,7 @@ def test_switching_backend_reembeds_into_its_own_collection_and_back(tmp_path):
         assert doc["embeddings"]["model"] == "all-MiniLM-L6-v2+onnx-int8"
     finally:
         daemon.stop()
-    assert (home / "models" / "onnx" / "all-minilm-l6-v2-int8" / "model.onnx").is_file()
+    assert (home / "models" / "onnx" / "all-minilm-l6-v2" / "model-int8.onnx").is_file()
     names = [c.name for c in persistent_client(str(home / "chroma")).list_collections()]
     assert names == ["cove-all-minilm-l6-v2-onnx-int8-384"]
 
@@ -43,5 +43,16 @@ def test_switching_backend_reembeds_into_its_own_collection_and_back(tmp_path):
         assert status["collection"] == "cove-all-minilm-l6-v2-384"
         assert status["embedded_total"] == 0
         assert paths_found(daemon, "when was the pump installed")[0].endswith("pump.md")
+    finally:
+        daemon.stop()
+
+    # fp32 ONNX gives torch's vectors: same collection, nothing to embed.
+    (home / "config.toml").write_text('[embeddings]\nbackend = "onnx"\n')
+    daemon.start()
+    try:
+        status = wait_idle(daemon)
+        assert status["collection"] == "cove-all-minilm-l6-v2-384"
+        assert status["embedded_total"] == 0
+        assert paths_found(daemon, "how deep is the well")[0].endswith("well.md")
     finally:
         daemon.stop()
