@@ -165,16 +165,55 @@ class CoveClient:
         """pause | resume | rescan | rebuild"""
         return self.request("POST", f"/api/index/{action}")
 
-    def index_events(self) -> Iterator[tuple[str, dict | str]]:
-        """("status", index status) whenever it changes, until the connection closes."""
+    def get_events(self, path: str) -> Iterator[tuple[str, dict | str]]:
+        """GET `path` and yield (event, data) pairs from the SSE response."""
         try:
-            with self._http.stream("GET", "/api/index/events") as response:
+            with self._http.stream("GET", path) as response:
                 if response.status_code >= 400:
                     response.read()
                     _raise_for_error(response)
                 yield from _parse_sse(response.iter_lines())
         except httpx.TransportError as exc:
             raise DaemonNotRunningError(f"lost the daemon at {self.base_url}: {exc}") from exc
+
+    def index_events(self) -> Iterator[tuple[str, dict | str]]:
+        """("status", index status) whenever it changes, until the connection closes."""
+        yield from self.get_events("/api/index/events")
+
+    def train_status(self) -> dict:
+        return self.request("GET", "/api/train")
+
+    def train_now(self, steps: int | None = None) -> dict:
+        """Start a run; {"run": {...}} (409 while one is in progress)."""
+        return self.request("POST", "/api/train", json={"steps": steps})
+
+    def train_cancel(self) -> dict:
+        return self.request("POST", "/api/train/cancel")
+
+    def train_run(self, run_id: str) -> dict:
+        return self.request("GET", f"/api/train/runs/{_quote(run_id)}")
+
+    def train_events(self, run_id: str) -> Iterator[tuple[str, dict | str]]:
+        """("run", the run) whenever it changes; the stream ends when the run has ended."""
+        yield from self.get_events(f"/api/train/runs/{_quote(run_id)}/events")
+
+    def set_schedule(self, time: str | None, enabled: bool = True) -> dict:
+        return self.request("PUT", "/api/train/schedule", json={"enabled": enabled, "time": time})
+
+    def adapters(self) -> dict:
+        return self.request("GET", "/api/adapters")
+
+    def activate_adapter(self, adapter_id: str) -> dict:
+        return self.request("POST", f"/api/adapters/{_quote(adapter_id)}/activate")
+
+    def rollback_adapter(self) -> dict:
+        return self.request("POST", "/api/adapters/rollback")
+
+    def delete_adapter(self, adapter_id: str) -> dict:
+        return self.request("DELETE", f"/api/adapters/{_quote(adapter_id)}")
+
+    def teach(self, question: str, answer: str) -> dict:
+        return self.request("POST", "/api/teach", json={"question": question, "answer": answer})
 
     def sessions(self, query: str | None = None, limit: int | None = None) -> dict:
         """{"sessions": [...]}, most recent first; `query` searches titles and messages."""

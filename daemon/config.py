@@ -114,6 +114,41 @@ class ChatSettings:
 
 
 @dataclass(frozen=True)
+class TrainSettings:
+    # The user's Q&A files (JSONL or Markdown Q:/A:, README); empty for COVE_HOME/teach.
+    teach_folder: str = ""
+    # A scheduled run starts only with at least this many examples the last run did not
+    # have, with a GPU (or allow_cpu), and on mains power. `cove train now` always runs.
+    min_new_examples: int = 5
+    allow_cpu: bool = False
+    # LoRA training; the defaults learn a handful of facts on the default model.
+    steps: int = 60
+    batch_size: int = 4
+    learning_rate: float = 1e-3
+    lora_r: int = 8
+    lora_alpha: int = 16
+    # A run stops at the end of this window and keeps the steps it has done.
+    max_minutes: float = 120.0
+    # Trainer threads on the CPU; 0 for one per core (it runs at the lowest priority).
+    threads: int = 0
+    # "auto" (Unsloth on CUDA when installed, else transformers+peft), "peft" or "unsloth".
+    backend: str = "auto"
+    # An HF model directory to train from; empty to train the chat model's own GGUF.
+    base_model: str = ""
+    heldout_fraction: float = 0.2
+    # RAFT-style synthetic Q&A written by the chat model from indexed chunks; 0 for none
+    # (the default model is too small to write useful ones).
+    synthetic_examples: int = 0
+    # The eval gate: promoted only if the held-out loss falls by min_loss_drop and the
+    # probe answer match and ROUGE-L rise by at least their gains (0: must not fall).
+    min_loss_drop: float = 0.05
+    min_match_gain: float = 0.0
+    min_rouge_gain: float = 0.0
+    # Load a promoted adapter into the running model at once.
+    auto_activate: bool = True
+
+
+@dataclass(frozen=True)
 class OllamaSettings:
     host: str = "http://127.0.0.1:11434"
     # Cove always sends num_ctx so it knows the context it must fit prompts into.
@@ -132,6 +167,7 @@ class Config:
     index: IndexSettings = field(default_factory=IndexSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     chat: ChatSettings = field(default_factory=ChatSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
     ollama: OllamaSettings = field(default_factory=OllamaSettings)
 
     @property
@@ -142,6 +178,12 @@ class Config:
     def threads(self) -> int:
         return self.model.threads or os.cpu_count() or 1
 
+    @property
+    def teach_folder(self) -> Path:
+        """Where `cove teach` writes and training reads the user's Q&A files."""
+        configured = self.train.teach_folder
+        return Path(configured).expanduser() if configured else self.paths.teach
+
 
 SECTIONS: dict[str, type] = {
     "daemon": DaemonSettings,
@@ -150,6 +192,7 @@ SECTIONS: dict[str, type] = {
     "index": IndexSettings,
     "search": SearchSettings,
     "chat": ChatSettings,
+    "train": TrainSettings,
     "ollama": OllamaSettings,
 }
 
@@ -187,6 +230,18 @@ CHECKS: dict[str, tuple[Any, str]] = {
     "search.mmr_lambda": (lambda v: 0 <= v <= 1, "a number between 0 and 1"),
     "chat.min_score": (lambda v: -1 <= v <= 1, "a cosine similarity between -1 and 1"),
     "chat.max_sources": (lambda v: 1 <= v <= 50, "an integer between 1 and 50"),
+    "train.min_new_examples": (lambda v: v >= 0, "0 or a positive integer"),
+    "train.steps": (lambda v: v >= 1, "a positive integer"),
+    "train.batch_size": (lambda v: v >= 1, "a positive integer"),
+    "train.learning_rate": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "train.lora_r": (lambda v: 1 <= v <= 256, "an integer between 1 and 256"),
+    "train.lora_alpha": (lambda v: v >= 1, "a positive integer"),
+    "train.max_minutes": (lambda v: v > 0, "a positive number of minutes"),
+    "train.threads": (lambda v: v >= 0, "0 (all cores) or a positive integer"),
+    "train.backend": (lambda v: v in {"auto", "peft", "unsloth"}, "'auto', 'peft' or 'unsloth'"),
+    "train.heldout_fraction": (lambda v: 0 <= v <= 0.5, "a fraction between 0 and 0.5"),
+    "train.synthetic_examples": (lambda v: 0 <= v <= 10_000, "between 0 and 10000"),
+    "train.min_loss_drop": (lambda v: v >= 0, "a number of at least 0"),
     "ollama.num_ctx": (lambda v: v >= 256, "an integer of at least 256"),
     "ollama.timeout": (lambda v: v > 0, "a positive number of seconds"),
 }

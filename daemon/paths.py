@@ -74,6 +74,26 @@ class CovePaths:
         return self.models / "onnx"
 
     @property
+    def hf_models(self) -> Path:
+        """The chat GGUF converted to an HF model once, as the fine-tuning base."""
+        return self.models / "hf"
+
+    @property
+    def teach(self) -> Path:
+        """The user's Q&A files for fine-tuning (`cove teach`), unless configured elsewhere."""
+        return self.home / "teach"
+
+    @property
+    def training(self) -> Path:
+        """One folder per training run: its dataset, trainer log, events and adapter."""
+        return self.home / "training"
+
+    @property
+    def scheduler_db(self) -> Path:
+        """APScheduler's job store (the nightly training schedule)."""
+        return self.home / "scheduler.db"
+
+    @property
     def token(self) -> Path:
         return self.home / "token"
 

@@ -219,6 +219,23 @@ def build_index(config: Config, embedder, runtime):
     return indexer, retriever
 
 
+def start_training(state) -> None:
+    """The training service and the nightly schedule that fires it."""
+    from cove.daemon.scheduler import TrainingScheduler
+    from cove.daemon.training import TrainingService
+
+    state.training = TrainingService(state.config, state.runtime)
+    state.scheduler = TrainingScheduler(state.config.paths.scheduler_db, state.training.on_schedule)
+    state.scheduler.start()
+
+
+def stop_training(state) -> None:
+    if state.scheduler is not None:
+        state.scheduler.shutdown()
+    if state.training is not None:
+        state.training.shutdown()
+
+
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -247,10 +264,12 @@ def serve(config: Config, foreground: bool = True) -> None:
         state.indexer.on_folders_changed = watcher.sync
         state.indexer.start()
         watcher.start()
+        start_training(state)
         try:
             asyncio.run(_run_api(state))
         finally:
             paths.daemon_json.unlink(missing_ok=True)
+            stop_training(state)
             watcher.stop()
             state.indexer.stop()
             state.runtime.close()

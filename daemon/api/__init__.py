@@ -8,6 +8,7 @@ from cove.daemon import __version__
 from cove.daemon.api.auth import require_token
 from cove.daemon.api.errors import install_error_handlers
 from cove.daemon.api.routes import (
+    adapters,
     ask,
     files,
     folders,
@@ -18,6 +19,8 @@ from cove.daemon.api.routes import (
     search,
     sessions,
     status,
+    teach,
+    train,
 )
 from cove.daemon.api.state import DaemonState
 
@@ -33,6 +36,7 @@ def build_app(state: DaemonState) -> FastAPI:
     )
     app.state.cove = state
     install_error_handlers(app)
-    for module in (status, ask, sessions, messages, models, openai, folders, files, search, index):
+    routers = (status, ask, sessions, messages, models, openai, folders, files, search, index)
+    for module in (*routers, train, adapters, teach):
         app.include_router(module.router, dependencies=[Depends(require_token)])
     return app

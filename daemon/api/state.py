@@ -16,9 +16,13 @@ from cove.daemon.runtime import Runtime
 from cove.index.embedder import Embedder
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from cove.daemon.chat import Assistant
     from cove.daemon.indexer import Indexer
     from cove.daemon.retrieval import Retriever
+    from cove.daemon.scheduler import TrainingScheduler
+    from cove.daemon.training import TrainingService
 
 INDEX_KEYS = (
     "state",
@@ -44,6 +48,8 @@ class DaemonState:
     indexer: Indexer | None = None
     retriever: Retriever | None = None
     assistant: Assistant | None = None
+    training: TrainingService | None = None
+    scheduler: TrainingScheduler | None = None
     started_at: float = field(default_factory=time.time)
     pid: int = field(default_factory=os.getpid)
     version: str = __version__
@@ -61,6 +67,47 @@ class DaemonState:
                 self.config.model.max_tokens,
             )
         return self.assistant
+
+    @property
+    def teach_folder(self) -> Path:
+        return self.config.teach_folder
+
+    def adapter_list(self) -> list[dict]:
+        """The registry for `cove adapters list`, each flagged if trained on removed data
+        (full probe details are left to the single-adapter route)."""
+        from cove.daemon.adapters import list_adapters
+        from cove.daemon.training_sources import removed_sources
+
+        found = list_adapters(self.db, removed=removed_sources(self.db))
+        for adapter in found:
+            adapter["metrics"] = {
+                k: v for k, v in adapter["metrics"].items() if k != "probe_details"
+            }
+        return found
+
+    def forget_removed(self) -> int:
+        """Drop examples built from deleted sources from the stored training datasets."""
+        from cove.daemon.training_sources import scrub_stored_datasets
+
+        return scrub_stored_datasets(self.db, self.config.paths.training)
+
+    def training_status(self, limit: int = 10) -> dict:
+        """The `cove train status --json` document."""
+        schedule = self.scheduler.info() if self.scheduler else {"enabled": False}
+        runs = self.training.runs(limit) if self.training else []
+        scheduled = [run for run in runs if run["trigger"] == "schedule"]
+        schedule["last_run"] = scheduled[0]["started_at"] if scheduled else None
+        adapters = self.adapter_list()
+        return {
+            "available": self.training is not None,
+            "run": self.training.current() if self.training else None,
+            "runs": runs,
+            "schedule": schedule,
+            "conditions": self.training.conditions() if self.training else None,
+            "adapters": adapters,
+            "active_adapter": next((a["id"] for a in adapters if a["active"]), None),
+            "teach_folder": str(self.teach_folder),
+        }
 
     def index_status(self) -> dict:
         if self.indexer is None:

@@ -6,6 +6,7 @@ import click
 
 from cove.daemon import __version__
 from cove.daemon.cli import (
+    adapters,
     ask,
     chat,
     daemon,
@@ -19,6 +20,8 @@ from cove.daemon.cli import (
     search,
     service,
     sessions,
+    teach,
+    train,
 )
 from cove.daemon.cli.output import EXIT_USAGE
 
@@ -48,6 +51,9 @@ for module in (
     index,
     evaluate,
     models,
+    teach,
+    train,
+    adapters,
     mcp,
     service,
     doctor,

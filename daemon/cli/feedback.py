@@ -45,7 +45,8 @@ def feedback(
       cove feedback m_1234 --clear
 
     With --json: {"feedback": {"message_id", "rating", "correction", "created_at",
-    "updated_at"}}, or {"message_id", "cleared"} with --clear.
+    "updated_at"}}, or {"message_id", "cleared", "training_examples_forgotten"} with
+    --clear (rows dropped from stored training datasets).
     """
     if clear and (rating or correction is not None):
         raise click.UsageError("--clear takes no rating and no --correct")

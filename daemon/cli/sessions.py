@@ -206,7 +206,7 @@ def delete(cli: CliContext, session_id: str, yes: bool, as_json: bool) -> None:
     Deletes session ID, its messages and their feedback. On a terminal it asks first,
     unless --yes is given.
 
-    With --json: {"deleted": {"id", "messages", "feedback"}}.
+    With --json: {"deleted": {"id", "messages", "feedback", "training_examples_forgotten"}}.
     """
     with running_client(cli) as client:
         if not yes and sys.stdin.isatty():

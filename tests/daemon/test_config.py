@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +56,9 @@ def test_cove_home_env_sets_the_home(tmp_path, monkeypatch):
         ("[daemon]\noffline = 'yes'\n", "daemon.offline"),
         ("[embeddings]\nbackend = 'onnx-fp16'\n", "embeddings.backend"),
         ("[embeddings]\nbackend = 1\n", "embeddings.backend"),
+        ("[train]\nbackend = 'mlx'\n", "train.backend"),
+        ("[train]\nlearning_rate = 0\n", "train.learning_rate"),
+        ("[train]\nsteps = 0\n", "train.steps"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path, text, named):
@@ -96,3 +100,9 @@ def test_default_config_text_documents_every_key_and_parses(tmp_path):
     write(tmp_path, uncommented)
     assert tomllib.loads(uncommented)["model"]["chat"] == "default"
     assert load_config(tmp_path, environ={}).port == 8771
+
+
+def test_the_teach_folder_defaults_under_the_home_and_can_be_moved(tmp_path):
+    assert load_config(tmp_path, environ={}).teach_folder == tmp_path / "teach"
+    write(tmp_path, '[train]\nteach_folder = "~/notes/teach"\n')
+    assert load_config(tmp_path, environ={}).teach_folder == Path("~/notes/teach").expanduser()

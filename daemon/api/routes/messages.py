@@ -53,6 +53,7 @@ async def put_feedback(message_id: str, body: FeedbackBody, request: Request) ->
         stored = feedback.set_feedback(_state(request).db, message_id, body.rating, body.correction)
     except feedback.FeedbackError as exc:
         raise ApiError(400, str(exc), "invalid_feedback") from None
+    _state(request).forget_removed()  # a rating taken back is no longer a training example
     return {"feedback": stored}
 
 
@@ -66,4 +67,5 @@ async def delete_feedback(message_id: str, request: Request) -> dict:
         cleared = feedback.delete_feedback(_state(request).db, message_id)
     except feedback.FeedbackError as exc:
         raise ApiError(400, str(exc), "invalid_feedback") from None
-    return {"message_id": message_id, "cleared": cleared}
+    forgotten = _state(request).forget_removed()
+    return {"message_id": message_id, "cleared": cleared, "training_examples_forgotten": forgotten}

@@ -52,7 +52,9 @@ async def rename_session(session_id: str, body: RenameBody, request: Request) ->
 
 @router.delete("/{session_id}", summary="Delete a session, its messages and their feedback")
 async def delete_session(session_id: str, request: Request) -> dict:
-    return {"deleted": sessions.delete_session(_state(request).db, session_id)}
+    state = _state(request)
+    deleted = sessions.delete_session(state.db, session_id)
+    return {"deleted": deleted | {"training_examples_forgotten": state.forget_removed()}}
 
 
 @router.get(

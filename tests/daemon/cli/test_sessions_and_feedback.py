@@ -157,6 +157,7 @@ def test_feedback_rates_corrects_and_clears_an_answer(daemon, chats):
     assert cove_json(daemon, "feedback", answer, "--clear") == {
         "message_id": answer,
         "cleared": True,
+        "training_examples_forgotten": 0,
     }
     shown = cove_json(daemon, "sessions", "show", chats["ferry"]["session_id"])["messages"]
     assert shown[1]["feedback"] is None
@@ -338,7 +339,14 @@ def test_delete_on_a_terminal_asks_first_and_no_keeps_the_session(daemon, doomed
 def test_delete_yes_removes_the_session_its_messages_and_their_feedback(daemon, doomed):
     doc = cove_json(daemon, "sessions", "delete", doomed["session_id"], "--yes")
 
-    assert doc == {"deleted": {"id": doomed["session_id"], "messages": 2, "feedback": 1}}
+    assert doc == {
+        "deleted": {
+            "id": doomed["session_id"],
+            "messages": 2,
+            "feedback": 1,
+            "training_examples_forgotten": 0,
+        }
+    }
     assert doomed["session_id"] not in {s["id"] for s in listed(daemon)}
     assert daemon.cove("sessions", "show", doomed["session_id"]).returncode == 1
     assert daemon.cove("feedback", doomed["message_id"], "up").returncode == 1

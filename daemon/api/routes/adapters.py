@@ -1,0 +1,75 @@
+"""/api/adapters: the adapter registry (list, activate, roll back, delete)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+
+from cove.daemon import adapters
+from cove.daemon.api.errors import ApiError
+from cove.daemon.api.state import DaemonState
+
+router = APIRouter(prefix="/api/adapters", tags=["adapters"])
+
+
+def _state(request: Request) -> DaemonState:
+    return request.app.state.cove
+
+
+def _not_found(exc: LookupError) -> ApiError:
+    return ApiError(404, str(exc.args[0] if exc.args else exc), "adapter_not_found")
+
+
+@router.get(
+    "",
+    summary="Adapters, newest first: status, metrics, data statistics, whether active, and "
+    "whether trained on data since removed",
+)
+async def list_adapters(request: Request) -> dict:
+    return {"adapters": await asyncio.to_thread(_state(request).adapter_list)}
+
+
+@router.get("/{adapter_id}", summary="One adapter with its full metrics and provenance")
+async def get_adapter(adapter_id: str, request: Request) -> dict:
+    try:
+        return {"adapter": adapters.get_adapter(_state(request).db, adapter_id)}
+    except adapters.AdapterNotFoundError as exc:
+        raise _not_found(exc) from None
+
+
+@router.post("/rollback", summary="Go back to the adapter active before (or to none)")
+async def rollback(request: Request) -> dict:
+    state = _state(request)
+    try:
+        path = await asyncio.to_thread(adapters.rollback, state.db, state.runtime, state.config)
+    except adapters.AdapterError as exc:
+        raise ApiError(409, str(exc), "adapter_refused") from None
+    return {"adapter": path, "status": state.status()}
+
+
+@router.post(
+    "/{adapter_id}/activate",
+    summary="Load an adapter into the running model (a broken one is refused)",
+)
+async def activate(adapter_id: str, request: Request) -> dict:
+    state = _state(request)
+    try:
+        adapter = await asyncio.to_thread(
+            adapters.activate, state.db, state.runtime, state.config, adapter_id
+        )
+    except adapters.AdapterNotFoundError as exc:
+        raise _not_found(exc) from None
+    except adapters.AdapterError as exc:
+        raise ApiError(409, str(exc), "adapter_refused") from None
+    return {"adapter": adapter}
+
+
+@router.delete("/{adapter_id}", summary="Delete an adapter that is not active")
+async def delete(adapter_id: str, request: Request) -> dict:
+    try:
+        return adapters.delete(_state(request).db, adapter_id)
+    except adapters.AdapterNotFoundError as exc:
+        raise _not_found(exc) from None
+    except adapters.AdapterError as exc:
+        raise ApiError(409, str(exc), "adapter_active") from None

@@ -1,0 +1,27 @@
+"""/api/teach: add a question and its answer to the teach folder, for the next training."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from cove.daemon.api.state import DaemonState
+from cove.finetune.teach import teach
+
+router = APIRouter(prefix="/api/teach", tags=["training"])
+
+
+class TeachBody(BaseModel):
+    question: str = Field(min_length=1, max_length=20_000, pattern=r"\S")
+    answer: str = Field(min_length=1, max_length=20_000, pattern=r"\S")
+
+
+def _state(request: Request) -> DaemonState:
+    return request.app.state.cove
+
+
+@router.post("", summary="Teach Cove a fact: one question and answer pair")
+async def add_pair(body: TeachBody, request: Request) -> dict:
+    state = _state(request)
+    written = teach(state.teach_folder, body.question, body.answer)
+    return {"taught": written, "question": body.question.strip(), "answer": body.answer.strip()}

@@ -1,0 +1,115 @@
+"""/api/train: start, watch and cancel training runs, and the nightly schedule."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from cove.daemon.api.errors import ApiError
+from cove.daemon.api.sse import sse_data, sse_response
+from cove.daemon.api.state import DaemonState
+from cove.daemon.training import TERMINAL, RunNotFoundError, TrainingBusyError
+
+router = APIRouter(prefix="/api/train", tags=["training"])
+
+EVENT_INTERVAL_S = 0.5
+HEARTBEAT_S = 15.0
+
+
+class StartBody(BaseModel):
+    steps: int | None = Field(None, ge=1, le=100_000, description="training steps ([train] steps)")
+
+
+class ScheduleBody(BaseModel):
+    enabled: bool = Field(True, description="false turns the nightly run off")
+    time: str | None = Field(None, description="HH:MM, 24-hour local time, e.g. 02:00")
+
+
+def _state(request: Request) -> DaemonState:
+    return request.app.state.cove
+
+
+def _training(request: Request):
+    training = _state(request).training
+    if training is None:
+        raise ApiError(503, "training is not available in this daemon", "training_unavailable")
+    return training
+
+
+@router.get("", summary="Training: the run in progress, latest runs, schedule, conditions")
+async def train_status(request: Request, limit: int = Query(10, ge=1, le=1000)) -> dict:
+    return await asyncio.to_thread(_state(request).training_status, limit)
+
+
+@router.post("", status_code=202, summary="Start a training run now (whatever the hardware)")
+async def start(request: Request, body: StartBody | None = None) -> dict:
+    training = _training(request)
+    try:
+        run = await asyncio.to_thread(training.start, "now", body.steps if body else None)
+    except TrainingBusyError as exc:
+        raise ApiError(409, str(exc), "training_in_progress") from None
+    return {"run": run}
+
+
+@router.post("/cancel", summary="Stop the run in progress (the steps done are kept)")
+async def cancel(request: Request) -> dict:
+    run = _training(request).cancel()
+    if run is None:
+        raise ApiError(409, "no training run is in progress", "no_training_run")
+    return {"run": run}
+
+
+@router.get("/runs/{run_id}", summary="One training run: stage, progress, losses, decision")
+async def get_run(run_id: str, request: Request) -> dict:
+    try:
+        return {"run": _training(request).get_run(run_id)}
+    except RunNotFoundError as exc:
+        raise ApiError(404, str(exc), "run_not_found") from None
+
+
+@router.get(
+    "/runs/{run_id}/events",
+    summary="SSE: a `run` event whenever the run changes; the stream ends with the run",
+)
+async def run_events(run_id: str, request: Request):
+    training = _training(request)
+    try:
+        training.get_run(run_id)
+    except RunNotFoundError as exc:
+        raise ApiError(404, str(exc), "run_not_found") from None
+    return sse_response(_run_events(request, training, run_id))
+
+
+async def _run_events(request: Request, training, run_id: str) -> AsyncIterator[str]:
+    last: dict | None = None
+    quiet = 0.0
+    while not await request.is_disconnected():
+        run = await asyncio.to_thread(training.get_run, run_id)
+        if run != last:
+            yield sse_data(run, event="run")
+            last, quiet = run, 0.0
+            if run["status"] in TERMINAL:
+                return
+        elif quiet >= HEARTBEAT_S:
+            yield ": keep-alive\n\n"
+            quiet = 0.0
+        await asyncio.sleep(EVENT_INTERVAL_S)
+        quiet += EVENT_INTERVAL_S
+
+
+@router.put("/schedule", summary="Train every night at a time, or turn the schedule off")
+async def set_schedule(body: ScheduleBody, request: Request) -> dict:
+    scheduler = _state(request).scheduler
+    if scheduler is None:
+        raise ApiError(503, "the scheduler is not running in this daemon", "scheduler_unavailable")
+    if not body.enabled:
+        return {"schedule": scheduler.turn_off()}
+    if not body.time:
+        raise ApiError(400, "give a time of day, e.g. 02:00", "invalid_time")
+    try:
+        return {"schedule": scheduler.set_daily(body.time)}
+    except ValueError as exc:
+        raise ApiError(400, str(exc), "invalid_time") from None

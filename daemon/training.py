@@ -1,0 +1,497 @@
+"""The training service: one run at a time, from the user's examples to a loaded adapter.
+
+    dataset -> trainer subprocess -> GGUF export -> eval gate -> registry -> hot-load
+
+A run is a row in `training_runs` and a folder in COVE_HOME/training/<run id> (dataset,
+trainer log and events, the PEFT adapter). It goes through the stages in `STAGES` and ends
+`promoted`, `rejected`, `failed` or `cancelled`; a scheduled run whose conditions fail is
+recorded as `skipped` with the reasons. Each run works on its own thread with its own
+database connection; the trainer is a subprocess (`cove.finetune.trainer`), so a crash or
+an OOM kill ends the run as `failed` and leaves the daemon and the active adapter as they
+were. Progress (step, loss, tokens/s, ETA) is kept in memory for the API and written to
+the row as it comes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from cove.daemon import adapters
+from cove.daemon.config import Config
+from cove.daemon.runtime import Runtime
+from cove.daemon.runtime.models import ModelChoice, resolve_model
+from cove.daemon.scheduler import Check, Conditions, check_conditions, on_battery
+from cove.daemon.store import get_setting
+from cove.daemon.store.db import connect
+from cove.daemon.training_sources import (
+    count_new_examples,
+    current_examples,
+    read_example_digests,
+    scrub_stored_datasets,
+    write_example_digests,
+)
+
+log = logging.getLogger("cove.training")
+
+STAGES = ("base", "dataset", "training", "export", "evaluating", "activating")
+TERMINAL = ("promoted", "rejected", "failed", "cancelled", "skipped")
+JSON_FIELDS = ("progress", "losses", "data_stats", "metrics", "decision")
+# Probe answers are short facts; greedy decoding makes base and adapter comparable.
+PROBE_MAX_TOKENS = 48
+MAX_PROBES = 16
+# The eval gate's own llama.cpp instance needs far less context than chat.
+PROBE_CONTEXT = 2048
+NOTHING_TO_LEARN = (
+    "nothing to learn from yet: teach Cove facts with `cove teach QUESTION ANSWER` or rate "
+    "and correct answers in the chat"
+)
+
+
+class TrainingBusyError(RuntimeError):
+    """A run is already in progress (only one at a time)."""
+
+
+class RunFailed(RuntimeError):
+    """A stage cannot go on; the message is what the user reads."""
+
+
+class RunNotFoundError(LookupError):
+    pass
+
+
+def new_run_id() -> str:
+    return time.strftime("r_%Y%m%d-%H%M%S_") + uuid.uuid4().hex[:6]
+
+
+def has_gpu() -> bool:
+    """A CUDA device torch can use (the Unsloth path)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def hardware() -> str:
+    if has_gpu():
+        import torch
+
+        return f"cuda: {torch.cuda.get_device_name(0)}"
+    return "cpu"
+
+
+def parse_run(row: dict) -> dict:
+    """A `training_runs` row as the API shows it (JSON columns decoded)."""
+    return {**row, **{key: json.loads(row[key] or "null") for key in JSON_FIELDS}}
+
+
+class TrainingService:
+    """Starts, watches and records training runs for the daemon."""
+
+    def __init__(
+        self,
+        config: Config,
+        runtime: Runtime,
+        gpu: Callable[[], bool] = has_gpu,
+        battery: Callable[[], bool] = on_battery,
+    ) -> None:
+        self.config = config
+        self.runtime = runtime
+        self._gpu = gpu
+        self._battery = battery
+        self._db = connect(config.paths.db)
+        self._lock = threading.Lock()
+        self._run: dict | None = None
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._mark_interrupted_runs()
+
+    # --- what the API reads --------------------------------------------------------------
+
+    @property
+    def teach_folder(self) -> Path:
+        return self.config.teach_folder
+
+    def current(self) -> dict | None:
+        """The run in progress, as it stands now; None when idle."""
+        with self._lock:
+            return dict(self._run) if self._run else None
+
+    def get_run(self, run_id: str) -> dict:
+        live = self.current()
+        if live and live["id"] == run_id:
+            return live
+        rows = list(self._db.query("SELECT * FROM training_runs WHERE id = ?", [run_id]))
+        if not rows:
+            raise RunNotFoundError(f"no training run {run_id!r}: see `cove train status`")
+        return parse_run(rows[0])
+
+    def runs(self, limit: int = 20) -> list[dict]:
+        """The latest runs, newest first (the one in progress as it stands now)."""
+        sql = "SELECT * FROM training_runs ORDER BY started_at DESC LIMIT ?"
+        rows = [parse_run(row) for row in self._db.query(sql, [limit])]
+        live = self.current()
+        return [live if live and row["id"] == live["id"] else row for row in rows]
+
+    def conditions(self) -> dict:
+        """What a scheduled run would decide now: `{ok, reasons, new_examples, ...}`."""
+        conditions = self._conditions()
+        check = check_conditions(conditions)
+        return {**conditions.__dict__, "ok": check.ok, "reasons": check.reasons}
+
+    # --- starting and stopping -----------------------------------------------------------
+
+    def start(self, trigger: str = "now", steps: int | None = None) -> dict:
+        """Start a run in the background and return its document. TrainingBusyError when
+        one is in progress."""
+        with self._lock:
+            if self._run is not None:
+                raise TrainingBusyError(
+                    f"training run {self._run['id']} is in progress: `cove train status`"
+                )
+            run = self._new_run(trigger, "running", steps or self.config.train.steps)
+            self._run = run
+            self._cancel = threading.Event()
+            self._thread = threading.Thread(
+                target=self._execute, args=(run["id"],), name="cove-training", daemon=True
+            )
+        self._insert(run)
+        self._thread.start()
+        return dict(run)
+
+    def cancel(self) -> dict | None:
+        """Stop the run in progress (the trainer saves and exits); None when idle."""
+        self._cancel.set()
+        return self.current()
+
+    def on_schedule(self) -> None:
+        """The nightly job: start a run if the conditions hold, else record it skipped."""
+        check: Check = check_conditions(self._conditions())
+        if not check.ok:
+            self._record_skipped("; ".join(check.reasons))
+            return
+        try:
+            self.start(trigger="schedule")
+        except TrainingBusyError as exc:
+            self._record_skipped(str(exc))
+
+    def shutdown(self, timeout_s: float = 30.0) -> None:
+        """Cancel a run in progress and wait a little for it to record its end."""
+        self._cancel.set()
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            thread.join(timeout_s)
+
+    # --- one run ------------------------------------------------------------------------
+
+    def _execute(self, run_id: str) -> None:
+        run_dir = self.config.paths.training / run_id
+        try:
+            outcome = self._stages(run_dir)
+        except RunFailed as exc:
+            outcome = {"status": "cancelled" if self._cancel.is_set() else "failed"}
+            outcome["error"] = str(exc)
+        except Exception as exc:  # a bug must end the run, never the daemon
+            log.exception("training run %s failed", run_id)
+            outcome = {"status": "failed", "error": f"unexpected error: {exc}"}
+        self._update(**outcome, stage=None, ended_at=time.time())
+        final = self.current()
+        with self._lock:
+            self._run = None
+        log.info("training run %s ended: %s %s", run_id, final["status"], final.get("error") or "")
+
+    def _stages(self, run_dir: Path) -> dict:
+        from cove.finetune.export import ExportError, export_gguf_adapter
+
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not current_examples(self._db, self.teach_folder):  # say so before any heavy work
+            raise RunFailed(NOTHING_TO_LEARN)
+        choice = self._model_choice()
+        base_dir = self._stage_base(choice)
+        dataset = self._stage_dataset(base_dir, run_dir, choice)
+        result = self._stage_training(base_dir, dataset, run_dir)
+        self._stage("export")
+        adapter_id = adapters.new_adapter_id()
+        gguf = self.config.paths.adapters / adapter_id / "adapter.gguf"
+        try:
+            export_gguf_adapter(Path(result.adapter_dir), base_dir, gguf)
+        except ExportError as exc:
+            raise RunFailed(f"exporting the adapter to GGUF failed: {exc}") from exc
+        decision, metrics = self._stage_gate(choice, dataset, result, gguf)
+        status = "promoted" if decision.promote else "rejected"
+        adapters.register(
+            self._db,
+            adapter_id=adapter_id,
+            run_id=self.current()["id"],
+            path=gguf,
+            base_model=choice.model_id,
+            status=status,
+            metrics=metrics,
+            data_stats=dataset.stats,
+            provenance=dataset.provenance(),
+        )
+        self._update(decision=decision.to_dict(), metrics=metrics, adapter_id=adapter_id)
+        if decision.promote and self.config.train.auto_activate:
+            self._stage("activating")
+            try:
+                adapters.activate(self._db, self.runtime, self.config, adapter_id)
+            except adapters.AdapterError as exc:
+                raise RunFailed(f"the adapter was promoted but not loaded: {exc}") from exc
+        return {"status": status}
+
+    def _stage_base(self, choice: ModelChoice) -> Path:
+        from cove.finetune.base import BaseModelError, resolve_base
+
+        self._stage("base")
+        configured = self.config.train.base_model
+        if not configured and choice.path is None:
+            raise RunFailed(
+                f"the model in use ({choice.model_id}) is not a GGUF file Cove can train: "
+                "set [train] base_model to an HF model directory"
+            )
+        try:
+            return resolve_base(
+                gguf_path=choice.path,
+                cache_root=self.config.paths.hf_models,
+                hf_dir=Path(configured).expanduser() if configured else None,
+            )
+        except BaseModelError as exc:
+            raise RunFailed(str(exc)) from exc
+
+    def _stage_dataset(self, base_dir: Path, run_dir: Path, choice: ModelChoice):
+        from transformers import AutoTokenizer
+
+        from cove.daemon.feedback import training_examples
+        from cove.finetune.dataset import DatasetError, build_dataset, write_dataset
+
+        self._stage("dataset")
+        scrub_stored_datasets(self._db, self.config.paths.training)
+        train = self.config.train
+        tokenizer = AutoTokenizer.from_pretrained(str(base_dir), local_files_only=True)
+        try:
+            dataset = build_dataset(
+                tokenizer,
+                feedback=training_examples(self._db),
+                teach_folder=self.teach_folder,
+                extra=self._synthetic_examples(choice),
+                system=self._system_prompt(),
+                heldout_fraction=train.heldout_fraction,
+            )
+        except DatasetError as exc:
+            raise RunFailed(str(exc)) from exc
+        self._update(data_stats=dataset.stats)
+        if not dataset.train:
+            raise RunFailed(NOTHING_TO_LEARN)
+        write_dataset(dataset, run_dir / "data")
+        write_example_digests(run_dir, current_examples(self._db, self.teach_folder))
+        return dataset
+
+    def _stage_training(self, base_dir: Path, dataset, run_dir: Path):
+        from cove.finetune.dataset import HELDOUT_FILE, TRAIN_FILE
+        from cove.finetune.spec import TrainSpec
+        from cove.finetune.trainer import run_training
+
+        self._stage("training")
+        train = self.config.train
+        data = run_dir / "data"
+        spec = TrainSpec(
+            base_dir=str(base_dir),
+            train_path=str(data / TRAIN_FILE),
+            eval_path=str(data / HELDOUT_FILE) if dataset.heldout else None,
+            output_dir=str(run_dir),
+            steps=self.current()["steps"],
+            batch_size=train.batch_size,
+            learning_rate=train.learning_rate,
+            r=train.lora_r,
+            alpha=train.lora_alpha,
+            max_seconds=train.max_minutes * 60,
+            threads=train.threads or None,
+            backend=train.backend,
+        )
+        result = run_training(spec, self._on_trainer_event, cancel=self._cancel)
+        if not result.ok:
+            raise RunFailed(result.message or f"training ended: {result.status}")
+        self._update(metrics=result.metrics)
+        return result
+
+    def _stage_gate(self, choice: ModelChoice, dataset, result, gguf: Path):
+        from cove.daemon.runtime.base import GenerationParams, ModelLoadError
+        from cove.daemon.runtime.llamacpp import LlamaCppBackend
+        from cove.finetune.evaluate import Margins, compare_on_probes, decide, select_probes
+
+        self._stage("evaluating")
+        base = {"heldout_loss": result.metrics.get("base_eval_loss")}
+        tuned = {"heldout_loss": result.metrics.get("eval_loss")}
+        probes = select_probes(dataset.probes(), MAX_PROBES)
+        metrics: dict = {"trainer": result.metrics, "probes": len(probes)}
+        if probes and choice.path is not None:
+            backend = LlamaCppBackend(
+                choice.path, choice.model_id, PROBE_CONTEXT, self.config.threads
+            )
+            try:
+                params = GenerationParams(max_tokens=PROBE_MAX_TOKENS, temperature=0, seed=1)
+                scores = compare_on_probes(backend, probes, gguf, params)
+            except ModelLoadError as exc:
+                raise RunFailed(f"the exported adapter does not load in llama.cpp: {exc}") from exc
+            finally:
+                backend.close()
+            base.update(scores["base"])
+            tuned.update(scores["adapter"])
+            metrics["probe_details"] = scores["details"]
+        metrics.update(base=base, adapter=tuned)
+        train = self.config.train
+        margins = Margins(train.min_loss_drop, train.min_match_gain, train.min_rouge_gain)
+        return decide(base, tuned, margins), metrics
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _model_choice(self) -> ModelChoice:
+        name = get_setting(self._db, "model") or self.config.model.chat
+        return resolve_model(name, self.config)
+
+    def _system_prompt(self) -> str:
+        from cove.daemon.grounding import GENERAL_SYSTEM_PROMPT
+
+        # Personal facts are asked without sources: train as general answers are served.
+        return self.config.chat.general_prompt or GENERAL_SYSTEM_PROMPT
+
+    def _synthetic_examples(self, choice: ModelChoice) -> list:
+        """RAFT-style examples written by the chat model from indexed chunks (off by
+        default: two model calls per example, and the default model writes poor ones)."""
+        wanted = self.config.train.synthetic_examples
+        if wanted <= 0:
+            return []
+        from cove.daemon.grounding import GROUNDED_SYSTEM_PROMPT
+        from cove.daemon.runtime.base import GenerationParams
+        from cove.daemon.runtime.llamacpp import LlamaCppBackend
+        from cove.finetune.evaluate import backend_answerer
+        from cove.finetune.synthetic import live_chunks, raft_examples
+
+        chunks = live_chunks(self._db)
+        if not chunks or choice.path is None:
+            return []
+        params = GenerationParams(max_tokens=128, temperature=0.3, seed=1)
+        backend = LlamaCppBackend(choice.path, choice.model_id, PROBE_CONTEXT, self.config.threads)
+        try:
+            examples, problems = raft_examples(
+                chunks,
+                backend_answerer(backend, params),
+                max_examples=wanted,
+                system=self.config.chat.system_prompt or GROUNDED_SYSTEM_PROMPT,
+            )
+        finally:
+            backend.close()
+        log.info("synthetic examples: %d written, %d problems", len(examples), len(problems))
+        return examples
+
+    def _on_trainer_event(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "progress":
+            keys = ("step", "steps", "loss", "tokens_per_s", "eta_s", "elapsed_s")
+            progress = {key: event.get(key) for key in keys}
+            with self._lock:
+                if self._run is not None:
+                    self._run["progress"] = progress
+                    if event.get("loss") is not None:
+                        self._run["losses"] = [*self._run["losses"], event["loss"]]
+            self._persist()
+        elif kind in ("start", "loaded"):
+            with self._lock:
+                if self._run is not None and event.get("pid"):
+                    self._run["trainer_pid"] = event["pid"]
+
+    def _conditions(self) -> Conditions:
+        examples = current_examples(self._db, self.teach_folder)
+        return Conditions(
+            new_examples=count_new_examples(examples, self._last_trained_digests()),
+            min_new_examples=self.config.train.min_new_examples,
+            gpu=self._gpu(),
+            allow_cpu=self.config.train.allow_cpu,
+            on_battery=self._battery(),
+        )
+
+    def _last_trained_digests(self) -> set[str]:
+        sql = (
+            "SELECT id FROM training_runs WHERE status IN ('promoted', 'rejected') "
+            "ORDER BY started_at DESC LIMIT 1"
+        )
+        rows = list(self._db.query(sql))
+        return read_example_digests(self.config.paths.training / rows[0]["id"]) if rows else set()
+
+    def _new_run(self, trigger: str, status: str, steps: int | None) -> dict:
+        return {
+            "id": new_run_id(),
+            "trigger": trigger,
+            "status": status,
+            "stage": None,
+            "started_at": time.time(),
+            "ended_at": None,
+            "hardware": hardware(),
+            "steps": steps,
+            "progress": {},
+            "losses": [],
+            "data_stats": {},
+            "metrics": {},
+            "decision": {},
+            "adapter_id": None,
+            "error": None,
+        }
+
+    def _record_skipped(self, reason: str) -> None:
+        run = self._new_run("schedule", "skipped", None) | {"ended_at": time.time()}
+        run["error"] = reason
+        self._insert(run)
+        log.info("scheduled training skipped: %s", reason)
+
+    def _stage(self, stage: str) -> None:
+        if self._cancel.is_set():
+            raise RunFailed("cancelled")
+        self._update(stage=stage)
+
+    def _update(self, **fields) -> None:
+        with self._lock:
+            if self._run is None:
+                return
+            self._run.update(fields)
+        self._persist()
+
+    def _insert(self, run: dict) -> None:
+        self._db["training_runs"].insert(_row(run))
+
+    def _persist(self) -> None:
+        run = self.current()
+        if run is not None:
+            self._db["training_runs"].update(run["id"], _row(run))
+
+    def _mark_interrupted_runs(self) -> None:
+        """Runs left `running` by a daemon that died: they can never finish."""
+        self._db.execute(
+            "UPDATE training_runs SET status = 'failed', ended_at = ?, "
+            "error = 'the daemon stopped during the run' WHERE status = 'running'",
+            [time.time()],
+        )
+
+
+ROW_COLUMNS = (
+    "id",
+    "trigger",
+    "status",
+    "started_at",
+    "ended_at",
+    "hardware",
+    "steps",
+    "adapter_id",
+    "error",
+)
+
+
+def _row(run: dict) -> dict:
+    row = {key: run.get(key) for key in ROW_COLUMNS}
+    row.update({key: json.dumps(run.get(key)) for key in JSON_FIELDS})
+    return row
