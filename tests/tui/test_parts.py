@@ -4,6 +4,7 @@ the status line, the key table (and that the README documents every key)."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from cove.tui.answers import (
     turns_from_messages,
 )
 from cove.tui.keys import key_label, key_sections
-from cove.tui.training import NOT_SET_UP, TrainingState, fetch_training_state
+from cove.tui.training import NOT_SET_UP, Run, TrainingState, duration, fetch_training_state, when
 from cove.tui.widgets.status_bar import status_text
 
 README = Path(__file__).parents[2] / "README.md"
@@ -98,15 +99,104 @@ def test_editor_command_refusals() -> None:
 
 
 class Answers:
-    """Stands in for CoveClient.request (only the HTTP status matters here)."""
+    """Stands in for CoveClient.train_status (only the HTTP status matters here)."""
 
     def __init__(self, status: int | None, doc: dict | None = None) -> None:
         self.status, self.doc = status, doc
 
-    def request(self, method: str, path: str, **_: object) -> dict:
+    def train_status(self) -> dict:
         if self.status:
             raise ApiError(self.status, "no", "http_404")
         return self.doc
+
+
+STARTED = datetime(2025, 1, 13, 2, 0, 4).timestamp()
+RUN = {
+    "id": "r_20250113-020004_1a2b3c",
+    "trigger": "schedule",
+    "status": "promoted",
+    "stage": None,
+    "started_at": STARTED,
+    "ended_at": STARTED + 600,
+    "hardware": "cpu",
+    "steps": 60,
+    "progress": {"step": 60, "steps": 60, "loss": 0.8, "tokens_per_s": 310.0, "eta_s": 0},
+    "losses": [2.1, 1.4, 0.8],
+    "data_stats": {"train": 42, "heldout": 5, "feedback": 30, "teach": 17},
+    "metrics": {
+        "trainer": {"eval_loss": 1.2, "base_eval_loss": 2.3},
+        "probes": 5,
+        "base": {"heldout_loss": 2.31, "probe_match": 0.2, "probe_rouge_l": 0.4},
+        "adapter": {"heldout_loss": 1.187, "probe_match": 0.8, "probe_rouge_l": 0.9},
+    },
+    "decision": {"promote": True, "reasons": ["held-out loss fell"], "checks": {}},
+    "adapter_id": "a_20250113-021003_9f8e7d",
+    "error": None,
+}
+LIVE = {
+    **RUN,
+    "id": "r_20250114-101500_4d5e6f",
+    "trigger": "now",
+    "status": "running",
+    "stage": "training",
+    "ended_at": None,
+    "progress": {"step": 12, "steps": 60, "loss": 1.23456, "tokens_per_s": 350.4, "eta_s": 95},
+    "losses": [2.0, 1.5],
+    "metrics": {},
+    "decision": {},
+    "adapter_id": None,
+}
+DOC = {
+    "available": True,
+    "run": LIVE,
+    "runs": [
+        LIVE,
+        RUN,
+        {
+            **RUN,
+            "id": "r_20250112-020000_000000",
+            "status": "skipped",
+            "data_stats": {},
+            "metrics": {},
+            "losses": [],
+            "adapter_id": None,
+            "error": "only 3 new examples since the last run (needs 20); no GPU, and "
+            "[train] allow_cpu is off",
+        },
+    ],
+    "schedule": {
+        "enabled": True,
+        "time": "02:00",
+        "next_run": "2025-01-15T02:00:00+00:00",
+        "last_run": STARTED,
+    },
+    "conditions": {
+        "new_examples": 3,
+        "min_new_examples": 20,
+        "gpu": False,
+        "allow_cpu": False,
+        "on_battery": False,
+        "ok": False,
+        "reasons": ["only 3 new examples since the last run (needs 20)"],
+    },
+    "adapters": [
+        {
+            "id": "a_20250113-021003_9f8e7d",
+            "run_id": RUN["id"],
+            "created_at": STARTED + 600,
+            "path": "/home/cove/adapters/a_20250113-021003_9f8e7d/adapter.gguf",
+            "base_model": "smollm2",
+            "status": "promoted",
+            "metrics": RUN["metrics"],
+            "data_stats": RUN["data_stats"],
+            "active": True,
+            "trained_on_removed_data": True,
+            "removed_sources": 2,
+        }
+    ],
+    "active_adapter": "a_20250113-021003_9f8e7d",
+    "teach_folder": "/home/cove/teach",
+}
 
 
 def test_training_state_is_unavailable_without_the_api() -> None:
@@ -114,17 +204,79 @@ def test_training_state_is_unavailable_without_the_api() -> None:
     assert state == TrainingState.unavailable(NOT_SET_UP)
     with pytest.raises(ApiError):
         fetch_training_state(Answers(500))
+    assert not fetch_training_state(Answers(None, {**DOC, "available": False})).available
 
 
-def test_training_state_reads_the_planned_document() -> None:
+def test_training_state_reads_the_daemon_document() -> None:
+    state = fetch_training_state(Answers(None, DOC))
+    assert state.available and not state.empty
+    assert (state.schedule.enabled, state.schedule.time) == (True, "02:00")
+    assert state.conditions.new_examples == 3 and not state.conditions.ok
+    assert state.run.id == LIVE["id"] and state.run.running
+    assert [run.status for run in state.runs] == ["running", "promoted", "skipped"]
+
+    done = state.runs[1]
+    assert done.losses == (2.1, 1.4, 0.8)
+    assert done.train_examples == 42 and done.heldout_loss == (2.31, 1.187)
+    assert done.row()[2:7] == (
+        "schedule",
+        "promoted",
+        "42",
+        "2.310 → 1.187",
+        "a_20250113-021003_9f8e7d",
+    )
+    skipped = state.runs[2].row()
+    assert skipped[5] == "" and skipped[7].endswith("…") and len(skipped[7]) == 48
+    assert state.runs[0].row()[3] == "running (training)"
+    assert state.run.progress_text() == (
+        f"Run {LIVE['id']} · training · step 12/60 · loss 1.235 · 350 tok/s · ETA 1m35s"
+    )
+
+    (adapter,) = state.adapters
+    assert adapter.active and state.active_adapter == adapter.id
+    assert adapter.row()[2:] == ("promoted", "● active", "yes (2 sources)")
+    assert state.teach_folder == "/home/cove/teach"
+
+    assert done.outcome() == (f"Training run {RUN['id']}: promoted", "information")
+    assert state.runs[2].outcome()[1] == "error"
+    ended = Run.from_doc({**LIVE, "status": "cancelled", "stage": None})
+    assert ended.outcome() == (f"Training run {LIVE['id']}: cancelled", "warning")
+    after = state.with_run(ended)
+    assert after.run is None and after.runs[0].status == "cancelled"
+
+
+def test_training_state_of_a_fresh_daemon_is_empty() -> None:
     doc = {
-        "schedule": {"enabled": True, "time": "02:00", "last_run": None, "next_run": "tomorrow"},
-        "runs": [{"id": "r1", "started_at": "t", "status": "done", "losses": [2.0, 1.5]}],
-        "adapters": [{"name": "a1", "created_at": "t", "active": True}],
+        "available": True,
+        "run": None,
+        "runs": [],
+        "schedule": {"enabled": False, "time": None, "next_run": None, "last_run": None},
+        "conditions": None,
+        "adapters": [],
+        "active_adapter": None,
+        "teach_folder": "/t",
     }
-    state = fetch_training_state(Answers(None, doc))
-    assert state.available and state.schedule.time == "02:00"
-    assert state.runs[0].losses == (2.0, 1.5) and state.adapters[0].active
+    state = TrainingState.from_doc(doc)
+    assert state.empty and state.conditions is None
+    assert state.schedule.text() == "off · never run"
+
+
+def test_training_times_read_as_people_say_them() -> None:
+    now = datetime(2025, 1, 14, 12, 0)
+    assert when(None) == "-"
+    assert when(datetime(2025, 1, 14, 9, 5).timestamp(), now) == "today 09:05"
+    assert when(datetime(2025, 1, 13, 2, 0).timestamp(), now) == "yesterday 02:00"
+    assert when(datetime(2025, 1, 15, 2, 0).isoformat(), now) == "tomorrow 02:00"
+    assert when(datetime(2025, 1, 3, 2, 0).timestamp(), now) == "3 Jan 02:00"
+    assert when(datetime(2024, 12, 3, 2, 0).timestamp(), now) == "3 Dec 2024 02:00"
+    local = datetime(2025, 1, 15, 2, 0).astimezone()  # an aware time, as the daemon sends
+    assert when(local.isoformat(), now) == "tomorrow 02:00"
+    assert (duration(None), duration(42), duration(95), duration(3900)) == (
+        "?",
+        "42s",
+        "1m35s",
+        "1h05m",
+    )
 
 
 def test_status_text() -> None:

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, TextArea
+from textual.widgets import Input, Switch, TextArea
 
 from cove.tui.app import LIGHT_THEME
 from cove.tui.screens.help import HelpScreen
 from cove.tui.screens.library import LibraryScreen
 from cove.tui.screens.training import TrainingScreen
-from cove.tui.training import NOT_SET_UP
 from cove.tui.widgets.status_bar import StatusBar
 from cove.tui.widgets.turn import TurnView
 from tests.support.daemon import RunningDaemon, start_daemon
@@ -115,14 +114,52 @@ def test_snapshot_empty_library(fresh: RunningDaemon, snap_compare) -> None:
     assert snap_compare(make_app(fresh.home), run_before=library)
 
 
-def test_snapshot_training_not_set_up(fresh: RunningDaemon, snap_compare) -> None:
+def test_snapshot_training_with_nothing_trained(fresh: RunningDaemon, snap_compare) -> None:
     async def training(pilot: Pilot) -> None:
         await settled(pilot)
         await pilot.press("f4")
         await on_screen(TrainingScreen, lambda screen: screen.state is not None)(pilot)
-        assert pilot.app.screen.state.reason == NOT_SET_UP
+        state = pilot.app.screen.state
+        assert state.available and state.empty and not state.schedule.enabled
 
     assert snap_compare(make_app(fresh.home), run_before=training)
+
+
+def test_training_schedule_turns_on_and_off_from_the_screen(fresh: RunningDaemon) -> None:
+    """t turns the nightly run on (at 02:00, the schedule having no time) and off again,
+    as the daemon's own document says."""
+    app = make_app(fresh.home)
+
+    def schedule() -> dict:
+        with fresh.client() as client:
+            return client.train_status()["schedule"]
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await daemon_up(pilot)
+            await pilot.press("f4")
+            await on_screen(TrainingScreen, lambda screen: screen.state is not None)(pilot)
+            screen = app.screen
+            titles = {command.title for command in app.get_system_commands(screen)}
+            assert {"Train now", "Schedule on/off", "Set training time"} <= titles
+            assert "Cancel training run" not in titles and "Activate adapter" not in titles
+            switch = screen.query_one("#schedule-on", Switch)
+            assert not switch.value
+            await pilot.press("t")
+            await wait_for(pilot, lambda: noted(app, "Training every night at 02:00"), 10)
+            on = schedule()
+            assert (on["enabled"], on["time"]) == (True, "02:00") and on["next_run"]
+            await wait_for(pilot, lambda: screen.state.schedule.enabled, 10, "the reload")
+            assert switch.value
+            assert "every night at 02:00" in str(screen.query_one("#schedule-text").render())
+
+            await pilot.press("t")
+            await wait_for(pilot, lambda: noted(app, "Nightly training is off"), 10)
+            assert schedule()["enabled"] is False
+            await wait_for(pilot, lambda: not screen.state.schedule.enabled, 10, "the reload")
+            assert not switch.value
+
+    run(scenario)
 
 
 def test_snapshot_chat_with_the_daemon_down(tmp_path: Path, snap_compare) -> None:
