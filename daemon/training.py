@@ -41,7 +41,7 @@ log = logging.getLogger("cove.training")
 
 STAGES = ("base", "dataset", "training", "export", "evaluating", "activating")
 TERMINAL = ("promoted", "rejected", "failed", "cancelled", "skipped")
-JSON_FIELDS = ("progress", "losses", "data_stats", "metrics", "decision")
+JSON_FIELDS = ("progress", "losses", "data_stats", "metrics", "decision", "stage_seconds")
 # Probe answers are short facts; greedy decoding makes base and adapter comparable.
 PROBE_MAX_TOKENS = 48
 MAX_PROBES = 16
@@ -110,6 +110,7 @@ class TrainingService:
         self._run: dict | None = None
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
+        self._stage_started: float | None = None
         self._mark_interrupted_runs()
 
     # --- what the API reads --------------------------------------------------------------
@@ -200,7 +201,8 @@ class TrainingService:
         except Exception as exc:  # a bug must end the run, never the daemon
             log.exception("training run %s failed", run_id)
             outcome = {"status": "failed", "error": f"unexpected error: {exc}"}
-        self._update(**outcome, stage=None, ended_at=time.time())
+        self._stage(None)
+        self._update(**outcome, ended_at=time.time())
         final = self.current()
         with self._lock:
             self._run = None
@@ -246,7 +248,9 @@ class TrainingService:
         return {"status": status}
 
     def _stage_base(self, choice: ModelChoice) -> Path:
-        from cove.finetune.base import BaseModelError, resolve_base
+        from concurrent.futures.process import BrokenProcessPool
+
+        from cove.finetune.base import BaseModelError, prepare_base_in_child, resolve_base
 
         self._stage("base")
         configured = self.config.train.base_model
@@ -256,13 +260,13 @@ class TrainingService:
                 "set [train] base_model to an HF model directory"
             )
         try:
-            return resolve_base(
-                gguf_path=choice.path,
-                cache_root=self.config.paths.hf_models,
-                hf_dir=Path(configured).expanduser() if configured else None,
-            )
+            if configured:
+                return resolve_base(hf_dir=Path(configured).expanduser())
+            return prepare_base_in_child(choice.path, self.config.paths.hf_models)
         except BaseModelError as exc:
             raise RunFailed(str(exc)) from exc
+        except BrokenProcessPool as exc:  # the converter died (out of memory?)
+            raise RunFailed(f"converting {choice.path.name} to an HF model failed: {exc}") from exc
 
     def _stage_dataset(self, base_dir: Path, run_dir: Path, choice: ModelChoice):
         from transformers import AutoTokenizer
@@ -331,9 +335,7 @@ class TrainingService:
         probes = select_probes(dataset.probes(), MAX_PROBES)
         metrics: dict = {"trainer": result.metrics, "probes": len(probes)}
         if probes and choice.path is not None:
-            backend = LlamaCppBackend(
-                choice.path, choice.model_id, PROBE_CONTEXT, self.config.threads
-            )
+            backend = LlamaCppBackend(choice.path, choice.model_id, PROBE_CONTEXT, self._threads())
             try:
                 params = GenerationParams(max_tokens=PROBE_MAX_TOKENS, temperature=0, seed=1)
                 scores = compare_on_probes(backend, probes, gguf, params)
@@ -354,6 +356,10 @@ class TrainingService:
     def _model_choice(self) -> ModelChoice:
         name = get_setting(self._db, "model") or self.config.model.chat
         return resolve_model(name, self.config)
+
+    def _threads(self) -> int:
+        """CPU threads for the run's own llama.cpp work: [train] threads, else the model's."""
+        return self.config.train.threads or self.config.threads
 
     def _system_prompt(self) -> str:
         from cove.daemon.grounding import GENERAL_SYSTEM_PROMPT
@@ -377,7 +383,7 @@ class TrainingService:
         if not chunks or choice.path is None:
             return []
         params = GenerationParams(max_tokens=128, temperature=0.3, seed=1)
-        backend = LlamaCppBackend(choice.path, choice.model_id, PROBE_CONTEXT, self.config.threads)
+        backend = LlamaCppBackend(choice.path, choice.model_id, PROBE_CONTEXT, self._threads())
         try:
             examples, problems = raft_examples(
                 chunks,
@@ -439,6 +445,7 @@ class TrainingService:
             "data_stats": {},
             "metrics": {},
             "decision": {},
+            "stage_seconds": {},
             "adapter_id": None,
             "error": None,
         }
@@ -449,9 +456,21 @@ class TrainingService:
         self._insert(run)
         log.info("scheduled training skipped: %s", reason)
 
-    def _stage(self, stage: str) -> None:
-        if self._cancel.is_set():
+    def _stage(self, stage: str | None) -> None:
+        """Enter `stage` (None: the run is over), timing the stage it leaves."""
+        if stage is not None and self._cancel.is_set():
             raise RunFailed("cancelled")
+        now = time.monotonic()
+        with self._lock:
+            if self._run is None:
+                return
+            left, since = self._run["stage"], self._stage_started
+            if left is not None and since is not None:
+                self._run["stage_seconds"] = {
+                    **self._run["stage_seconds"],
+                    left: round(now - since, 1),
+                }
+            self._stage_started = now
         self._update(stage=stage)
 
     def _update(self, **fields) -> None:
@@ -482,6 +501,7 @@ ROW_COLUMNS = (
     "id",
     "trigger",
     "status",
+    "stage",
     "started_at",
     "ended_at",
     "hardware",

@@ -49,6 +49,32 @@ def cached_base_dir(gguf_path: Path, cache_root: Path) -> Path:
     return cache_root / file_digest(gguf_path)[:16]
 
 
+def _complete(dest: Path) -> bool:
+    return (dest / MARKER).is_file() and is_base_dir(dest)
+
+
+def find_cached_base(gguf_path: Path, cache_root: Path) -> Path | None:
+    """The HF base of `gguf_path` if it was converted before (cheap: no model is loaded)."""
+    if not gguf_path.is_file():
+        return None
+    dest = cached_base_dir(gguf_path, cache_root)
+    return dest if _complete(dest) else None
+
+
+def prepare_base_in_child(gguf_path: Path, cache_root: Path) -> Path:
+    """`prepare_base` in a fresh child process. Dequantizing through transformers holds
+    the GIL for long stretches; in the daemon's process that would stall its API."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    cached = find_cached_base(gguf_path, cache_root)
+    if cached is not None:
+        return cached
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(prepare_base, gguf_path, cache_root).result()
+
+
 def _dequantize_option() -> dict:
     """`quantization_config=GgufConfig(dequantize=True)` where transformers has it (5.x)."""
     import inspect
@@ -88,7 +114,7 @@ def prepare_base(gguf_path: Path, cache_root: Path) -> Path:
         raise BaseModelError(f"GGUF not found: {gguf_path}")
     digest = file_digest(gguf_path)
     dest = cache_root / digest[:16]
-    if (dest / MARKER).is_file() and is_base_dir(dest):
+    if _complete(dest):
         return dest
     cache_root.mkdir(parents=True, exist_ok=True)
     partial = cache_root / f".{digest[:16]}.{os.getpid()}.partial"

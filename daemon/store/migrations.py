@@ -232,3 +232,10 @@ def m005_create_training(db: sqlite_utils.Database) -> None:
             provenance TEXT NOT NULL DEFAULT '[]'
         )"""
     )
+
+
+@migration
+def m006_add_training_stages(db: sqlite_utils.Database) -> None:
+    """Where a run is (its stage) and how long each stage took, for status and tuning."""
+    db.execute("ALTER TABLE training_runs ADD COLUMN stage TEXT")
+    db.execute("ALTER TABLE training_runs ADD COLUMN stage_seconds TEXT NOT NULL DEFAULT '{}'")

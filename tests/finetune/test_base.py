@@ -13,8 +13,10 @@ from cove.finetune.base import (
     base_info,
     cached_base_dir,
     file_digest,
+    find_cached_base,
     is_base_dir,
     prepare_base,
+    prepare_base_in_child,
     resolve_base,
 )
 
@@ -36,6 +38,18 @@ def test_the_cached_base_is_reused(hf_base, default_gguf):
     assert prepare_base(default_gguf, hf_base.parent) == hf_base
     assert marker.stat().st_mtime_ns == before
     assert resolve_base(default_gguf, hf_base.parent) == hf_base
+
+
+def test_a_cached_base_is_found_without_loading_anything(hf_base, default_gguf, tmp_path):
+    assert find_cached_base(default_gguf, hf_base.parent) == hf_base
+    assert prepare_base_in_child(default_gguf, hf_base.parent) == hf_base
+    assert find_cached_base(default_gguf, tmp_path) is None
+    assert find_cached_base(tmp_path / "missing.gguf", hf_base.parent) is None
+
+
+def test_a_conversion_error_in_the_child_comes_back_as_is(tmp_path):
+    with pytest.raises(BaseModelError, match="GGUF not found"):
+        prepare_base_in_child(tmp_path / "missing.gguf", tmp_path / "cache")
 
 
 def test_a_configured_hf_directory_is_used_as_is(hf_base, tmp_path):
