@@ -8,6 +8,7 @@ activated before it are kept (setting `adapter_history`) so that rollback can go
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 import uuid
@@ -152,3 +153,45 @@ def _load(db: sqlite_utils.Database, runtime: Runtime, config: Config, path: str
         runtime.swap(lambda: load_backend(choice, config, adapter=path))
     except ModelLoadError as exc:
         raise AdapterError(f"the adapter was refused, the one in use stays: {exc}") from exc
+
+
+def ollama_name(adapter_id: str) -> str:
+    """The default name of the Ollama model made from an adapter (Ollama's name rules)."""
+    return re.sub(r"[^a-z0-9._-]+", "-", f"cove-{adapter_id}".lower())
+
+
+def to_ollama(
+    db: sqlite_utils.Database,
+    config: Config,
+    adapter_id: str,
+    name: str | None = None,
+    base: str | None = None,
+) -> dict:
+    """Create an Ollama model from the adapter's base with the adapter applied.
+
+    `base` defaults to what the adapter was trained for: the chat GGUF itself (uploaded
+    to Ollama as a blob) or, for an Ollama model, its name. Returns `{"model", "base",
+    "status"}`; `model` is what `cove models use` takes.
+    """
+    from cove.finetune.export import ollama_create
+
+    adapter = get_adapter(db, adapter_id)
+    gguf = Path(adapter["path"])
+    if not gguf.is_file():
+        raise AdapterError(f"adapter {adapter_id} has no file at {gguf}")
+    source = base or _ollama_base(adapter["base_model"], config)
+    target = name or ollama_name(adapter_id)
+    try:
+        status = ollama_create(target, source, gguf, host=config.ollama.host)
+    except Exception as exc:  # ollama raises its own errors and httpx's
+        where = config.ollama.host
+        raise AdapterError(f"Ollama at {where} did not create {target}: {exc}") from exc
+    return {"model": f"ollama:{target}", "base": str(source), "status": status}
+
+
+def _ollama_base(model_id: str, config: Config) -> str:
+    try:
+        choice = resolve_model(model_id, config)
+    except ModelLoadError as exc:
+        raise AdapterError(f"the adapter's base model is gone ({exc}): give a base") from exc
+    return str(choice.path) if choice.path is not None else str(choice.ollama_name)

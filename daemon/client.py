@@ -209,6 +209,12 @@ class CoveClient:
     def rollback_adapter(self) -> dict:
         return self.request("POST", "/api/adapters/rollback")
 
+    def adapter_to_ollama(
+        self, adapter_id: str, name: str | None = None, base: str | None = None
+    ) -> dict:
+        body = {"name": name, "base": base}
+        return self.request("POST", f"/api/adapters/{_quote(adapter_id)}/ollama", json=body)
+
     def delete_adapter(self, adapter_id: str) -> dict:
         return self.request("DELETE", f"/api/adapters/{_quote(adapter_id)}")
 

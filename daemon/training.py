@@ -239,13 +239,25 @@ class TrainingService:
             provenance=dataset.provenance(),
         )
         self._update(decision=decision.to_dict(), metrics=metrics, adapter_id=adapter_id)
-        if decision.promote and self.config.train.auto_activate:
+        if decision.promote and choice.backend == "ollama":
+            self._stage("activating")
+            made = self._to_ollama(adapter_id)
+            self._update(metrics={**metrics, "ollama_model": made["model"]})
+        elif decision.promote and self.config.train.auto_activate:
             self._stage("activating")
             try:
                 adapters.activate(self._db, self.runtime, self.config, adapter_id)
             except adapters.AdapterError as exc:
                 raise RunFailed(f"the adapter was promoted but not loaded: {exc}") from exc
         return {"status": status}
+
+    def _to_ollama(self, adapter_id: str) -> dict:
+        """Ollama takes an adapter only in a model created with it: make that model (the
+        user switches to it with `cove models use`; Cove does not switch on its own)."""
+        try:
+            return adapters.to_ollama(self._db, self.config, adapter_id)
+        except adapters.AdapterError as exc:
+            raise RunFailed(f"the adapter was promoted but Ollama refused it: {exc}") from exc
 
     def _stage_base(self, choice: ModelChoice) -> Path:
         from concurrent.futures.process import BrokenProcessPool

@@ -101,6 +101,32 @@ def rollback(cli: CliContext, as_json: bool) -> None:
 
 @adapters.command()
 @click.argument("adapter_id", metavar="ID")
+@click.option("--name", help="The Ollama model's name (default: cove-ID).")
+@click.option("--base", help="An Ollama model or GGUF path to build on (default: the adapter's).")
+@json_option
+@pass_cli
+@api_errors
+def ollama(
+    cli: CliContext, adapter_id: str, name: str | None, base: str | None, as_json: bool
+) -> None:
+    """Create an Ollama model from adapter ID: its base model with the adapter applied.
+
+    Uses Ollama's create API at [ollama] host (the base GGUF and the adapter are uploaded
+    as blobs, as `ollama create` does with a Modelfile of FROM and ADAPTER). Then
+    `cove models use ollama:NAME` serves answers from it.
+
+    With --json: {"model", "base", "status"}.
+    """
+    with running_client(cli) as client:
+        doc = client.adapter_to_ollama(adapter_id, name, base)
+    if as_json:
+        emit_json(doc)
+    else:
+        info(f"created {doc['model']} ({doc['status']}): `cove models use {doc['model']}`")
+
+
+@adapters.command()
+@click.argument("adapter_id", metavar="ID")
 @json_option
 @pass_cli
 @api_errors

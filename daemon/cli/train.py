@@ -74,7 +74,10 @@ def outcome_text(run: dict) -> str:
     decision = run.get("decision") or {}
     for reason in decision.get("reasons", []):
         lines.append(f"  {reason}")
-    if status == "promoted":
+    ollama_model = (run.get("metrics") or {}).get("ollama_model")
+    if status == "promoted" and ollama_model:
+        lines.append(f"  Ollama model {ollama_model}: `cove models use {ollama_model}`")
+    elif status == "promoted":
         lines.append(f"  adapter {run['adapter_id']} is active (`cove adapters list`)")
     elif status == "rejected":
         lines.append(f"  adapter {run['adapter_id']} was kept but not loaded")

@@ -3,6 +3,8 @@ the active adapter cannot be deleted; rollback needs something to roll back."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from cove.daemon import adapters
@@ -11,6 +13,7 @@ from cove.daemon.runtime import Runtime
 from cove.daemon.runtime.llamacpp import LlamaCppBackend
 from cove.daemon.runtime.models import DEFAULT_MODEL_ID
 from cove.daemon.store import open_db, set_setting
+from tests.support.ollama_create import OllamaCreateStandIn
 
 
 @pytest.fixture()
@@ -81,3 +84,42 @@ def test_an_unknown_adapter_is_named(home):
     config, db, runtime = home
     with pytest.raises(adapters.AdapterNotFoundError, match="a_nope"):
         adapters.activate(db, runtime, config, "a_nope")
+
+
+def test_an_adapter_becomes_an_ollama_model_over_its_own_base(tmp_path):
+    # The adapter was trained for a GGUF in COVE_HOME/models: that file is the base.
+    stand_in = OllamaCreateStandIn()
+    try:
+        home = tmp_path / "home"
+        (home / "models").mkdir(parents=True)
+        (home / "models" / "tiny.gguf").write_bytes(b"GGUF base")
+        (home / "config.toml").write_text(f'[ollama]\nhost = "{stand_in.host}"\n')
+        config = load_config(home, environ={})
+        db = open_db(config.paths.db)
+        adapter = broken_adapter(config, db, "a_20261123-ABC_1")
+        db["adapters"].update(adapter["id"], {"base_model": "tiny"})
+
+        made = adapters.to_ollama(db, config, adapter["id"])
+        assert made == {
+            "model": "ollama:cove-a_20261123-abc_1",
+            "base": str(home / "models" / "tiny.gguf"),
+            "status": "success",
+        }
+        create = stand_in.creates[0]
+        assert create["model"] == "cove-a_20261123-abc_1"
+        assert list(create["files"]) == ["tiny.gguf"]
+        assert list(create["adapters"]) == ["adapter.gguf"]
+
+        named = adapters.to_ollama(db, config, adapter["id"], "mine", "smollm2:135m")
+        assert named["model"] == "ollama:mine"
+        assert stand_in.creates[1]["from"] == "smollm2:135m"
+    finally:
+        stand_in.close()
+
+
+def test_an_ollama_that_does_not_answer_is_named(home, tmp_path):
+    config, db, _ = home
+    adapter = broken_adapter(config, db)
+    dead = replace(config, ollama=replace(config.ollama, host="http://127.0.0.1:9"))
+    with pytest.raises(adapters.AdapterError, match="Ollama at http://127.0.0.1:9"):
+        adapters.to_ollama(db, dead, adapter["id"], base="smollm2:135m")

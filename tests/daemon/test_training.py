@@ -17,12 +17,15 @@ import pytest
 
 from tests.finetune.facts import CAT_NAME, CAT_QUESTION, FACTS
 from tests.support.daemon import RunningDaemon, run_cove, start_daemon
+from tests.support.ollama_create import OllamaCreateStandIn
 
 # One trainer thread: on a loaded 2-core machine it steps faster than two (see
 # tests/finetune/conftest.py). 20 steps learn the facts; see test_end_to_end.py.
 CONFIG = "[train]\nthreads = 1\n"
 # A learning rate that wrecks the model in a few steps: an adapter worse than none.
 RECKLESS = "[train]\nthreads = 1\nlearning_rate = 1.0\n"
+# Where Ollama is: a stand-in of its create API (no Ollama here).
+OLLAMA = '[ollama]\nhost = "{host}"\n'
 ASK = ("--general", "--max-tokens", "24", "--temperature", "0", "--seed", "1", "--json")
 
 
@@ -32,9 +35,9 @@ def cove_json(daemon: RunningDaemon, *args: str, timeout: float = 900) -> dict:
     return json.loads(done.stdout)
 
 
-def restart(daemon: RunningDaemon, config: str) -> None:
+def restart(daemon: RunningDaemon, config: str, ollama: OllamaCreateStandIn) -> None:
     daemon.stop()
-    (daemon.home / "config.toml").write_text(config)
+    (daemon.home / "config.toml").write_text(config + OLLAMA.format(host=ollama.host))
     daemon.start()
 
 
@@ -49,9 +52,16 @@ def wait_for(predicate, timeout: float = 300, interval: float = 0.5):
 
 
 @pytest.fixture(scope="module")
-def daemon(tmp_path_factory):
+def ollama():
+    stand_in = OllamaCreateStandIn()
+    yield stand_in
+    stand_in.close()
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory, ollama):
     home = tmp_path_factory.mktemp("training-home")
-    running = start_daemon(home, CONFIG)
+    running = start_daemon(home, CONFIG + OLLAMA.format(host=ollama.host))
     for question, answer in FACTS:
         taught = cove_json(running, "teach", question, answer)
         assert taught["taught"]["path"] == str(home / "teach" / "cove-teach.jsonl")
@@ -113,6 +123,14 @@ def test_train_status_reports_the_run_and_what_a_scheduled_run_would_do(daemon, 
     assert bad.returncode == 1 and "HH:MM" in bad.stderr
 
 
+def test_an_adapter_becomes_an_ollama_model(daemon, promoted, ollama):
+    made = cove_json(daemon, "adapters", "ollama", promoted["adapter_id"], "--base", "smollm2")
+    assert made["model"] == "ollama:cove-" + promoted["adapter_id"].lower()
+    assert made["status"] == "success"
+    assert ollama.creates[-1]["from"] == "smollm2"
+    assert list(ollama.creates[-1]["adapters"]) == ["adapter.gguf"]
+
+
 def test_rollback_unloads_the_adapter_and_the_fact_with_it(daemon, promoted):
     assert cove_json(daemon, "adapters", "rollback")["adapter"] is None
     assert cove_json(daemon, "status")["adapter"] is None
@@ -123,8 +141,8 @@ def test_rollback_unloads_the_adapter_and_the_fact_with_it(daemon, promoted):
     assert activated["adapter"]["active"] is True
 
 
-def test_train_now_rejects_a_worse_adapter_and_keeps_the_active_one(daemon, promoted):
-    restart(daemon, RECKLESS)
+def test_train_now_rejects_a_worse_adapter_and_keeps_the_active_one(daemon, promoted, ollama):
+    restart(daemon, RECKLESS, ollama)
     done = daemon.cove("train", "now", "--steps", "4", "--json", timeout=900)
     assert done.returncode == 0, done.stderr
     run = json.loads(done.stdout)["run"]
@@ -142,8 +160,8 @@ def test_train_now_rejects_a_worse_adapter_and_keeps_the_active_one(daemon, prom
     assert refused.returncode == 1 and "is active" in refused.stderr
 
 
-def test_a_killed_trainer_leaves_the_daemon_and_the_active_adapter(daemon, promoted):
-    restart(daemon, CONFIG)
+def test_a_killed_trainer_leaves_the_daemon_and_the_active_adapter(daemon, promoted, ollama):
+    restart(daemon, CONFIG, ollama)
     run = cove_json(daemon, "train", "now", "--steps", "200", "--detach")["run"]
     busy = daemon.cove("train", "now", "--detach")
     assert busy.returncode == 1 and "in progress" in busy.stderr
@@ -178,3 +196,12 @@ def test_deleting_the_taught_data_flags_the_adapter_and_empties_the_next_run(dae
     done = daemon.cove("train", "now", "--json", timeout=300)
     assert done.returncode == 1
     assert "nothing to learn from yet" in json.loads(done.stdout)["run"]["error"]
+
+
+def test_choosing_a_model_unloads_the_adapter_for_good(daemon, promoted):
+    assert cove_json(daemon, "status")["adapter"] is not None
+    cove_json(daemon, "models", "use", "default")
+    assert cove_json(daemon, "status")["adapter"] is None
+    daemon.stop()
+    daemon.start()
+    assert cove_json(daemon, "status")["adapter"] is None  # not reloaded over the new choice

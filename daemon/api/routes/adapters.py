@@ -5,12 +5,20 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 
 from cove.daemon import adapters
 from cove.daemon.api.errors import ApiError
 from cove.daemon.api.state import DaemonState
 
 router = APIRouter(prefix="/api/adapters", tags=["adapters"])
+
+
+class OllamaBody(BaseModel):
+    name: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$", description="the Ollama model's name"
+    )
+    base: str | None = Field(None, description="an Ollama model or a GGUF path to build on")
 
 
 def _state(request: Request) -> DaemonState:
@@ -63,6 +71,23 @@ async def activate(adapter_id: str, request: Request) -> dict:
     except adapters.AdapterError as exc:
         raise ApiError(409, str(exc), "adapter_refused") from None
     return {"adapter": adapter}
+
+
+@router.post(
+    "/{adapter_id}/ollama",
+    summary="Create an Ollama model from the adapter's base with the adapter applied",
+)
+async def to_ollama(adapter_id: str, request: Request, body: OllamaBody | None = None) -> dict:
+    state = _state(request)
+    body = body or OllamaBody()
+    try:
+        return await asyncio.to_thread(
+            adapters.to_ollama, state.db, state.config, adapter_id, body.name, body.base
+        )
+    except adapters.AdapterNotFoundError as exc:
+        raise _not_found(exc) from None
+    except adapters.AdapterError as exc:
+        raise ApiError(502, str(exc), "ollama_failed") from None
 
 
 @router.delete("/{adapter_id}", summary="Delete an adapter that is not active")

@@ -53,4 +53,6 @@ async def use_model(body: UseBody, request: Request) -> dict:
         state.runtime.swap, lambda: load_backend(choice, state.config, adapter=None)
     )
     set_setting(state.db, "model", body.name)
+    # An adapter belongs to the model it was trained for: never reload it over another.
+    set_setting(state.db, "adapter", "")
     return {"current": backend.model_id, "model": backend.describe()}
