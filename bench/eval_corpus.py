@@ -7,9 +7,14 @@ the judgements in `bench/eval/git-qrels.tsv` name these files by their base name
 `git-rebase.txt`), so any copy made by this script can be evaluated against them.
 
 Note that Cove loads `.txt` as plain text: the AsciiDoc headings are not parsed, so chunks of
-this corpus carry no heading trail.
+this corpus carry no heading trail. `--format html` copies instead the rendered twin of each
+page (`git-rebase.html` for `git-rebase.txt`), whose h1-h3 give Cove's HTML loader a heading
+trail ("git-rebase(1) Manual Page > DESCRIPTION"). Pages without a twin are left out: 44
+`.txt` files have none, mostly fragments (`diff-options.txt`, `rev-list-options.txt`) that the
+HTML pages include inline. `html_qrels` maps the judgements onto the twins and drops those on
+files without one.
 
-Usage: python bench/eval_corpus.py DEST [--source /usr/share/doc/git-doc] [--qrels FILE]
+Usage: python bench/eval_corpus.py DEST [--format txt|html] [--source DIR] [--qrels FILE]
 """
 
 from __future__ import annotations
@@ -24,31 +29,61 @@ SOURCE = Path("/usr/share/doc/git-doc")
 QRELS = Path(__file__).resolve().parent / "eval" / "git-qrels.tsv"
 
 
-def copy_corpus(dest: Path, source: Path = SOURCE) -> list[Path]:
-    """Copy `source/*.txt` (regular files, top level) into `dest`; return the copies."""
+def copy_corpus(dest: Path, source: Path = SOURCE, fmt: str = "txt") -> list[Path]:
+    """Copy `source/*.txt` (regular files, top level) into `dest`; return the copies. With
+    `fmt="html"`, copy each one's `.html` twin instead (pages without a twin are skipped)."""
     files = sorted(p for p in source.glob("*.txt") if p.is_file())
     if not files:
         raise FileNotFoundError(f"no *.txt under {source}: install Debian's git-doc package")
+    if fmt == "html":
+        twins = (p.with_suffix(".html") for p in files)
+        files = [p for p in twins if p.is_file() and not p.is_symlink()]
+    elif fmt != "txt":
+        raise ValueError(f"unknown corpus format {fmt!r}")
     dest.mkdir(parents=True, exist_ok=True)
     return [Path(shutil.copy2(p, dest / p.name)) for p in files]
 
 
+def _qrels_rows(qrels: Path) -> list[list[str]]:
+    with qrels.open(encoding="utf-8", newline="") as handle:
+        return [r for r in csv.reader(handle, delimiter="\t") if r and r[0] != "query-id"]
+
+
+def html_qrels(qrels: Path, dest: Path, corpus: Path) -> list[list[str]]:
+    """Write `qrels` to `dest` with each `.txt` corpus id renamed to its `.html` twin, keeping
+    only judgements whose twin is a file of `corpus`; return the rows dropped."""
+    kept, dropped = [], []
+    for query, corpus_id, *rest in _qrels_rows(qrels):
+        twin = str(Path(corpus_id).with_suffix(".html"))
+        if (corpus / twin).is_file():
+            kept.append([query, twin, *rest])
+        else:
+            dropped.append([query, corpus_id, *rest])
+    lines = ["query-id\tcorpus-id\tscore", *("\t".join(r) for r in kept)]
+    dest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return dropped
+
+
 def missing_judged(corpus: Path, qrels: Path = QRELS) -> list[str]:
     """Corpus ids named in `qrels` that are not files of `corpus`."""
-    with qrels.open(encoding="utf-8", newline="") as handle:
-        rows = [r for r in csv.reader(handle, delimiter="\t") if r and r[0] != "query-id"]
-    return sorted({r[1] for r in rows if not (corpus / r[1]).is_file()})
+    return sorted({r[1] for r in _qrels_rows(qrels) if not (corpus / r[1]).is_file()})
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dest", type=Path, help="directory to copy the corpus into")
     parser.add_argument("--source", type=Path, default=SOURCE)
+    parser.add_argument("--format", choices=("txt", "html"), default="txt")
     parser.add_argument("--qrels", type=Path, default=QRELS, help="check its corpus ids exist")
     args = parser.parse_args(argv)
-    copies = copy_corpus(args.dest, args.source)
+    copies = copy_corpus(args.dest, args.source, args.format)
     size = sum(p.stat().st_size for p in copies)
     print(f"copied {len(copies)} files ({size / 1e6:.1f} MB) to {args.dest}", file=sys.stderr)
+    if args.format == "html":
+        mapped = args.dest.parent / f"{args.dest.name}-qrels.tsv"  # not inside the corpus
+        dropped = html_qrels(args.qrels, mapped, args.dest)
+        print(f"wrote {mapped}; dropped {len(dropped)} judgements (no twin)", file=sys.stderr)
+        return 0
     missing = missing_judged(args.dest, args.qrels)
     if missing:
         print(f"judged but missing from the corpus: {', '.join(missing)}", file=sys.stderr)

@@ -30,6 +30,14 @@ heading_in_embedding settings embed the same text: each setting's hits are count
 without a heading to show it, and the two indexes' differences (HNSW build order, ties) give
 the run-to-run noise floor.
 
+`--format html` judges heading_in_embedding where it matters: the corpus becomes the rendered
+`.html` twin of each page (203 of the 247; `bench/eval_corpus.py`), whose h1-h3 become heading
+trails ("git-reset(1) Manual Page > DESCRIPTION"), and the judgements are mapped onto the
+twins; the 22 on pages without a twin (include fragments such as `rev-list-options.txt`,
+inlined into the HTML pages) are dropped, which leaves every query at least one. Then each
+search setting is also compared per query across the two indexes (heading on minus off).
+BM25 indexes the heading either way, so its row differing is noise.
+
 The best setting is chosen by ranked nDCG@10, then MRR. With 60 queries small differences are
 noise, so the best is compared per query (wins/losses/ties on nDCG@10 and a paired bootstrap
 95% interval of the mean difference) against the earlier defaults (BM25 weight 1.0, MMR λ 0.7)
@@ -38,8 +46,10 @@ and against dense alone.
 `--backend onnx-int8` runs the same measurement with `[embeddings] backend = "onnx-int8"`
 (the daemon exports the model into the temporary COVE_HOME first).
 
-Writes bench/retrieval.json (bench/retrieval-<backend>.json for another backend). Usage:
-    python bench/retrieval.py [--corpus DIR] [--heading true,false] [--backend torch] [--out FILE]
+Writes bench/retrieval.json (bench/retrieval-<backend>.json for another backend,
+bench/retrieval-html.json for the HTML pages). Usage:
+    python bench/retrieval.py [--format txt|html] [--corpus DIR] [--heading true,false]
+                              [--backend torch] [--out FILE]
 """
 
 from __future__ import annotations
@@ -61,7 +71,7 @@ BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
-from eval_corpus import copy_corpus, missing_judged  # noqa: E402
+from eval_corpus import copy_corpus, html_qrels, missing_judged  # noqa: E402
 
 from cove.index.evaluate import (  # noqa: E402
     evaluate,
@@ -218,6 +228,16 @@ def measure(
     }
 
 
+def heading_on_vs_off(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each search setting measured on both indexes: heading on minus off, per query."""
+    off = {r["name"]: r for r in rows if not r["heading_in_embedding"]}
+    return [
+        {"setting": r["name"], **paired(r, off[r["name"]])}
+        for r in rows
+        if r["heading_in_embedding"] and r["name"] in off
+    ]
+
+
 def paired(best: dict[str, Any], other: dict[str, Any], rounds: int = 10_000) -> dict[str, Any]:
     """Per-query nDCG@10 of `best` minus `other`: W/L/T and a bootstrap 95% interval."""
     diffs = [
@@ -254,6 +274,7 @@ def table(rows: list[dict[str, Any]], k: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--format", choices=("txt", "html"), default="txt", help="page format")
     parser.add_argument("--corpus", type=Path, help="an existing copy (default: a temp copy)")
     parser.add_argument("--queries", type=Path, default=QUERIES)
     parser.add_argument("--qrels", type=Path, default=QRELS)
@@ -263,19 +284,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="default: bench/retrieval[-<backend>].json")
     parser.add_argument("--rankings", type=Path, help="also write every top-10 file ranking here")
     args = parser.parse_args(argv)
-    suffix = "" if args.backend == "torch" else f"-{args.backend}"
+    suffix = ("" if args.format == "txt" else f"-{args.format}") + (
+        "" if args.backend == "torch" else f"-{args.backend}"
+    )
     args.out = args.out or BENCH / f"retrieval{suffix}.json"
     headings = [v.strip().lower() == "true" for v in args.heading.split(",")]
-    queries, qrels = load_queries(args.queries), load_qrels(args.qrels)
+    queries = load_queries(args.queries)
 
     with tempfile.TemporaryDirectory(prefix="cove-bench-") as tmp:
         if args.corpus is None:
-            copy_corpus(Path(tmp) / "git-doc")
+            copy_corpus(Path(tmp) / "git-doc", fmt=args.format)
         corpus = (args.corpus or Path(tmp) / "git-doc").resolve()
+        dropped: list[list[str]] = []
+        if args.format == "html":  # judgements renamed to the .html twins, outside the corpus
+            dropped = html_qrels(args.qrels, Path(tmp) / "qrels-html.tsv", corpus)
+            args.qrels = Path(tmp) / "qrels-html.tsv"
+            print(
+                f"{len(dropped)} judgements dropped (no HTML twin): "
+                f"{', '.join(sorted({r[1] for r in dropped}))}",
+                file=sys.stderr,
+            )
+        qrels = load_qrels(args.qrels)
         missing = missing_judged(corpus, args.qrels)
         if missing:
             raise SystemExit(f"judged files missing from {corpus}: {missing}")
-        n_files = sum(1 for _ in corpus.glob("*.txt"))
+        n_files = sum(1 for _ in corpus.glob(f"*.{args.format}"))
         print(f"corpus {corpus}: {n_files} files; {len(queries)} queries", file=sys.stderr)
         indexes, rows = [], []
         for heading in headings:
@@ -308,9 +341,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     dense = next(r for r in same_index if r["name"] == "dense only, mmr off")
     report = {
-        "corpus": "/usr/share/doc/git-doc/*.txt",
+        "corpus": f"/usr/share/doc/git-doc/*.{args.format}",
         "backend": args.backend,
         "files": n_files,
+        "judgements_dropped": len(dropped),
         "queries": len(queries),
         "k": args.k,
         "ranked_k_chunks": RANKED_K,
@@ -318,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         "best": {key: best[key] for key in ("name", "heading_in_embedding", *BASELINE)}
         | {"ranked": best["ranked"], "served": best["served"]},
         "best_vs": [paired(best, baseline), paired(best, dense)],
+        "heading_on_vs_off": heading_on_vs_off(rows),
     }
     if args.rankings:
         args.rankings.write_text(json.dumps(report, indent=1) + "\n")
@@ -329,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nbest: heading_in_embedding={best['heading_in_embedding']}, {best['name']}")
     for comparison in report["best_vs"]:
         print(f"  vs {comparison['against']}: {comparison}")
+    for comparison in report["heading_on_vs_off"]:
+        print(f"heading on - off: {comparison}")
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
