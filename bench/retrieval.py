@@ -11,9 +11,8 @@ definitions `cove eval retrieval` uses.
 
 For each index-time setting (`[index] heading_in_embedding` true/false) a real daemon is
 started in a fresh temporary COVE_HOME, the corpus folder is added and indexed from scratch
-(`cove index wait`). The daemon is configured with `[search] mmr_lambda = 1.0`: the API
-drops an mmr_lambda override of 1.0 (it becomes "no override"), so "MMR off" is only really
-off when the configured λ is 1.0 (see config_toml). `cove eval retrieval --json` is run once
+(`cove index wait`). The daemon is configured with `[search] mmr_lambda = 1.0` (MMR off,
+the default) so its own defaults match the "off" rows. `cove eval retrieval --json` runs once
 as a cross-check of the dense, bm25 and fused rows (its fused row uses the daemon's default
 BM25 weight). Then every search-time setting is measured on that same index through
 `POST /api/search` overrides, without restarting:
@@ -125,10 +124,9 @@ def search_grid() -> list[Setting]:
 
 
 def config_toml(heading: bool, backend: str = "torch") -> str:
-    """The daemon's config for one index. MMR is off by default here on purpose: the API
-    turns an override of mmr_lambda 1.0 into "no override", so with a configured λ < 1 a
-    request for "MMR off" silently ran with the configured λ. With 1.0 configured, every λ of
-    the grid, 1.0 included, is applied as asked."""
+    """The daemon's config for one index: MMR off as by default; every λ of the grid is
+    sent as a search override (an override of 1.0 switches MMR off, tested in
+    tests/daemon/test_retrieval.py)."""
     flag = "true" if heading else "false"
     return (
         f'[embeddings]\nbackend = "{backend}"\n\n'
