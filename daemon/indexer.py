@@ -42,7 +42,7 @@ class Task:
 class Counters:
     embedded_total: int = 0
     ingests_total: int = 0
-    chat_waits: int = 0  # embedding batches held back because the model was generating
+    chat_waits: int = 0  # times indexing held back (to read or embed) for chat
     embed_batches_total: int = 0
     reconciles_total: int = 0
     last_reconcile_ended: float = 0.0
@@ -335,7 +335,7 @@ class Indexer:
             self.counters.current_file = path
 
         outcome = self.ingester.ingest_many(
-            self._db, self.store, wanted, self._yield_to_chat, on_file
+            self._db, self.store, wanted, self._yield_to_chat, on_file, hold=self._hold
         )
         self.counters.embedded_total += outcome.embedded
         self.counters.ingests_total += outcome.ingested
@@ -383,8 +383,13 @@ class Indexer:
 
     def _yield_to_chat(self) -> None:
         """Called before each embedding batch: chat (and a pause) go first."""
+        self._hold()
+        self.counters.embed_batches_total += 1
+
+    def _hold(self) -> None:
+        """Block while chat is generating or indexing is paused: before each embedding
+        batch, and before each file is read (on the ingester's reading thread)."""
         if self.chat_busy():
             self.counters.chat_waits += 1
         while (self.chat_busy() or self.paused) and not self._stopping:
             time.sleep(0.05)
-        self.counters.embed_batches_total += 1

@@ -12,7 +12,8 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import sqlite_utils
 from cove.index import manifest
 from cove.index.chunking import Chunk, chunk_document, embed_text
 from cove.index.document import LoadError, SkipFile
-from cove.index.embedcache import cached_vectors, embed_cached, text_hash
+from cove.index.embedcache import CachedEmbedding, cached_vectors, embed_cached, text_hash
 from cove.index.embedder import Embedder
 from cove.index.ignore import IgnoreRules
 from cove.index.loaders import SUPPORTED_SUFFIXES
@@ -43,14 +44,21 @@ class Outcome:
 
 
 @dataclass
-class Prepared:
-    """A file loaded and chunked, waiting for its vectors."""
+class Candidate:
+    """A file whose content is new to the index: it is to be loaded, chunked and embedded."""
 
     folder_id: int
     key: str
     row: dict | None
     digest: str
     info: os.stat_result
+
+
+@dataclass
+class Prepared:
+    """A candidate loaded and chunked, waiting for its vectors."""
+
+    candidate: Candidate
     file_format: str
     chunks: list[Chunk]
     texts: list[str]
@@ -66,7 +74,7 @@ class IngestSettings:
 
 
 class FileIngester:
-    """Load, chunk, embed (through the cache) and store one file at a time."""
+    """Load, chunk, embed (through the cache) and store files, a batch at a time."""
 
     def __init__(self, embedder: Embedder, loader: IsolatedLoader, settings: IngestSettings):
         self.embedder = embedder
@@ -74,11 +82,15 @@ class FileIngester:
         self.settings = settings
         self.model = embedder.name
         self._garbage: list[tuple[float, int]] = []  # (due, file_id)
+        # Files are loaded and chunked here, one at a time, ahead of the worker: the next
+        # file is read while the encoder (which releases the GIL) embeds the ones before.
+        self._reading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cove-reader")
 
     def close(self) -> None:
+        self._reading.shutdown(wait=True, cancel_futures=True)
         self.loader.close()
 
-    # --- one file -------------------------------------------------------------------
+    # --- files ----------------------------------------------------------------------
 
     def ingest(
         self,
@@ -98,41 +110,42 @@ class FileIngester:
         files: Sequence[tuple[int, Path]],
         yield_to_chat: Callable[[], None],
         on_file: Callable[[str], None] = lambda path: None,
+        hold: Callable[[], None] = lambda: None,
     ) -> Outcome:
         """Ingest several files with one embedding pass over all their new chunks.
 
         Small files give small batches, which the encoder runs far below its speed;
-        pooling the chunks of a queue of files keeps its batches full.
+        pooling the chunks of a queue of files keeps its batches full. The encoder starts
+        as soon as a batch is ready and the rest is read meanwhile, on the reading thread;
+        `hold` blocks that thread while indexing must wait (for chat, or a pause), as
+        `yield_to_chat` blocks the worker before each embedding batch.
         """
-        ready = []
+        candidates = []
         for folder_id, path in files:
             on_file(str(path))
-            prepared = self._prepare(db, store, folder_id, path)
-            if prepared is not None:
-                ready.append(prepared)
-        if not ready:
+            candidate = self._check(db, store, folder_id, path)
+            if candidate is not None:
+                candidates.append(candidate)
+        if not candidates:
             return Outcome()
 
-        def embed(batch: list[str]) -> np.ndarray:
-            out = []
-            for start in range(0, len(batch), self.settings.batch_size):
-                yield_to_chat()
-                out.extend(self.embedder.embed(batch[start : start + self.settings.batch_size]))
-            return np.asarray(out, dtype=np.float32)
+        def embed(batch: list[str]) -> list[list[float]]:
+            yield_to_chat()
+            return self.embedder.embed(batch)
 
-        texts = [t for p in ready for t in p.texts]
-        vectors, embedded = embed_cached(db, self.model, texts, embed)
-        offset = 0
-        for prepared in ready:
-            count = len(prepared.texts)
-            self._commit(db, store, prepared, vectors[offset : offset + count])
-            offset += count
-        return Outcome(embedded=embedded, ingested=len(ready))
+        vectors = CachedEmbedding(db, self.model, embed, self.settings.batch_size)
+        ready = []
+        for prepared in self._read(db, store, candidates, hold, on_file):
+            vectors.add(prepared.texts)
+            ready.append(prepared)
+        vectors.flush()
+        self._commit(db, store, ready, vectors)
+        return Outcome(embedded=vectors.embedded, ingested=len(ready))
 
-    def _prepare(
+    def _check(
         self, db: sqlite_utils.Database, store: VectorStore, folder_id: int, path: Path
-    ) -> Prepared | None:
-        """Everything up to embedding; None when the file needs no new chunks (unchanged,
+    ) -> Candidate | None:
+        """Whether `path` must be loaded; None when it needs no new chunks (unchanged,
         renamed, gone, skipped or failed: those are settled here)."""
         key = str(path)
         try:
@@ -173,12 +186,40 @@ class FileIngester:
             return None
         if row is None and self._adopt_moved(db, folder_id, key, digest, info):
             return None
+        return Candidate(folder_id, key, row, digest, info)
+
+    def _read(
+        self,
+        db: sqlite_utils.Database,
+        store: VectorStore,
+        candidates: list[Candidate],
+        hold: Callable[[], None],
+        on_file: Callable[[str], None],
+    ) -> Iterator[Prepared]:
+        """The candidates loaded and chunked on the reading thread, in order; those that
+        were skipped or failed to load are settled here instead."""
+        jobs = [self._reading.submit(self._load, Path(c.key), hold) for c in candidates]
         try:
-            document = self.loader.load(path)
-        except SkipFile as exc:
-            return self._settle(db, store, folder_id, key, manifest.SKIPPED, str(exc), **record)
-        except LoadError as exc:
-            return self._settle(db, store, folder_id, key, manifest.FAILED, str(exc), **record)
+            for candidate, job in zip(candidates, jobs, strict=True):
+                on_file(candidate.key)
+                record = dict(size=candidate.info.st_size, mtime=candidate.info.st_mtime)
+                args = (db, store, candidate.folder_id, candidate.key)
+                try:
+                    file_format, chunks, texts = job.result()
+                except SkipFile as exc:
+                    self._settle(*args, manifest.SKIPPED, str(exc), **record)
+                except LoadError as exc:
+                    self._settle(*args, manifest.FAILED, str(exc), **record)
+                else:
+                    yield Prepared(candidate, file_format, chunks, texts)
+        finally:
+            for job in jobs:  # after an error, files not yet read are not read in vain
+                job.cancel()
+
+    def _load(self, path: Path, hold: Callable[[], None]) -> tuple[str, list[Chunk], list[str]]:
+        """Load and chunk one file; runs on the reading thread, so touches no SQLite."""
+        hold()
+        document = self.loader.load(path)
         chunks = chunk_document(
             document,
             self.embedder.count_tokens,
@@ -186,45 +227,64 @@ class FileIngester:
             overlap=self.settings.overlap,
         )
         texts = [embed_text(c, self.settings.heading_in_embedding) for c in chunks]
-        return Prepared(folder_id, key, row, digest, info, document.format, chunks, texts)
+        return document.format, chunks, texts
 
     def _commit(
-        self, db: sqlite_utils.Database, store: VectorStore, p: Prepared, vectors: np.ndarray
+        self,
+        db: sqlite_utils.Database,
+        store: VectorStore,
+        ready: list[Prepared],
+        vectors: CachedEmbedding,
     ) -> None:
-        """Write the new generation, its vectors, then flip the file to it."""
+        """Write each file's new generation, their vectors, then flip each file to it.
+
+        All the batch's vectors go to Chroma in one call: a call costs about 50 ms whatever
+        its size, which one call per file paid again and again.
+        """
+        written = [self._write_generation(db, p) for p in ready]
+        ids = [i for _, _, chunk_ids in written for i in chunk_ids]
+        if ids:
+            file_ids = [f for f, _, chunk_ids in written for _ in chunk_ids]
+            store.add(ids, vectors.vectors([t for p in ready for t in p.texts]), file_ids)
+        for p, (file_id, generation, chunk_ids) in zip(ready, written, strict=True):
+            manifest.make_live(
+                db,
+                file_id,
+                generation,
+                size=p.candidate.info.st_size,
+                mtime=p.candidate.info.st_mtime,
+                content_hash=p.candidate.digest,
+                file_format=p.file_format,
+                chunk_count=len(chunk_ids),
+            )
+            self._garbage.append((time.monotonic() + GC_DELAY_S, file_id))
+
+    def _write_generation(
+        self, db: sqlite_utils.Database, p: Prepared
+    ) -> tuple[int, int, list[int]]:
+        """The file's new chunk rows, not yet live: (file id, generation, chunk ids)."""
+        c = p.candidate
         file_id = (
-            p.row["id"]
-            if p.row
-            else manifest.record_file(db, p.folder_id, p.key, status="indexing", size=-1, mtime=-1)
+            c.row["id"]
+            if c.row
+            else manifest.record_file(db, c.folder_id, c.key, status="indexing", size=-1, mtime=-1)
         )
         generation, ids = manifest.write_generation(
             db,
             file_id,
             [
                 {
-                    "text": c.text,
-                    "heading": list(c.heading),
-                    "page": c.page,
-                    "line_start": c.line_start,
-                    "line_end": c.line_end,
+                    "text": chunk.text,
+                    "heading": list(chunk.heading),
+                    "page": chunk.page,
+                    "line_start": chunk.line_start,
+                    "line_end": chunk.line_end,
                     "embed_hash": text_hash(t),
                 }
-                for c, t in zip(p.chunks, p.texts, strict=True)
+                for chunk, t in zip(p.chunks, p.texts, strict=True)
             ],
         )
-        if ids:
-            store.add(ids, vectors, [file_id] * len(ids))
-        manifest.make_live(
-            db,
-            file_id,
-            generation,
-            size=p.info.st_size,
-            mtime=p.info.st_mtime,
-            content_hash=p.digest,
-            file_format=p.file_format,
-            chunk_count=len(ids),
-        )
-        self._garbage.append((time.monotonic() + GC_DELAY_S, file_id))
+        return file_id, generation, ids
 
     def _settle(self, db, store, folder_id, key, status, reason, *, size, mtime) -> None:
         """Record a skipped or failed file; chunks of an earlier version go."""

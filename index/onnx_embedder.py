@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from cove.index.embedder import model_name
+from cove.index.embedder import model_name, token_counter
 
 log = logging.getLogger("cove.embedder")
 
@@ -343,6 +343,7 @@ class OnnxEmbedder:
         self.name = name or model_name(self.path)
         self.batch_size = batch_size
         self._tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
+        self._count = token_counter(self._tokenizer)
         self._pooling = pooling_mode(self.path)
         self.max_seq_length: int = max_seq_length(self.path, self._tokenizer.model_max_length)
         self._session = _session(self.onnx_path, threads)
@@ -372,7 +373,7 @@ class OnnxEmbedder:
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for `text`, special tokens included."""
-        return len(self._tokenizer(text, add_special_tokens=True)["input_ids"])
+        return self._count(text)
 
     def _encode_one(self, features: dict[str, list[int]]) -> np.ndarray:
         """A (1, dimension) unit vector for one tokenized text."""
