@@ -18,6 +18,7 @@ import sqlite_utils
 
 from cove.daemon.feedback import training_examples
 from cove.finetune.dataset import Example, from_feedback
+from cove.finetune.forget import Gone, forget_in_dataset_where
 from cove.finetune.teach import read_teach_folder
 
 KEYS_FILE = "examples.json"
@@ -56,10 +57,9 @@ def count_new_examples(examples: Iterable[Example], seen: set[str]) -> int:
     return len({example_digest(e) for e in examples} - seen)
 
 
-def removed_sources(db: sqlite_utils.Database) -> Callable[[list[dict]], list[dict]]:
-    """A function giving the provenance entries whose source no longer exists: feedback
-    cleared or its message or session deleted, a teach file deleted, or an indexed chunk
-    or file gone. For `adapters.list_adapters(removed=...)`."""
+def source_gone(db: sqlite_utils.Database) -> Gone:
+    """Whether a provenance entry's source no longer exists: feedback cleared or its
+    message or session deleted, a teach file deleted, or an indexed chunk gone."""
 
     def exists(sql: str, value: object) -> bool:
         return bool(list(db.query(sql, [value])))
@@ -82,6 +82,12 @@ def removed_sources(db: sqlite_utils.Database) -> Callable[[list[dict]], list[di
             return len(live) < len(chunk_ids)
         return False
 
+    return gone
+
+
+def removed_sources(db: sqlite_utils.Database) -> Callable[[list[dict]], list[dict]]:
+    """The provenance entries whose source is gone, for `adapters.list_adapters(removed=...)`."""
+    gone = source_gone(db)
     return lambda provenance: [entry for entry in provenance if gone(entry)]
 
 
@@ -89,24 +95,7 @@ def scrub_stored_datasets(db: sqlite_utils.Database, training_dir: Path) -> int:
     """Remove examples built from deleted sources from every run's stored dataset (the
     copies kept for inspection); returns how many went. Adapters already trained on
     them stay, flagged by `removed_sources`."""
-    removed = removed_sources(db)
-    total = 0
-    for data_dir in sorted(training_dir.glob("*/data")):
-        total += _scrub(data_dir, removed)
-    return total
-
-
-def _scrub(data_dir: Path, removed: Callable[[list[dict]], list[dict]]) -> int:
-    from cove.finetune.dataset import HELDOUT_FILE, TRAIN_FILE, read_rows, write_rows
-
-    count = 0
-    for name in (TRAIN_FILE, HELDOUT_FILE):
-        path = data_dir / name
-        if not path.is_file():
-            continue
-        rows = read_rows(path)
-        kept = [row for row in rows if len(removed(row["provenance"])) < len(row["provenance"])]
-        if len(kept) < len(rows):
-            write_rows(path, kept)
-            count += len(rows) - len(kept)
-    return count
+    gone = source_gone(db)
+    return sum(
+        forget_in_dataset_where(data_dir, gone) for data_dir in sorted(training_dir.glob("*/data"))
+    )

@@ -4,7 +4,8 @@ examples built from it.
 Every example carries its provenance (see `cove.finetune.dataset`). A dataset is rebuilt
 from the live sources before each run, so deleted sources drop out of future training by
 themselves; these functions handle what was already built or recorded: rows or Examples
-in memory (`drop_examples_from`), a dataset written to disk (`forget_in_dataset`), and
+in memory (`drop_examples_from`), a dataset written to disk (`forget_in_dataset`; the
+`..._where` forms take any test of a provenance entry, e.g. the daemon's liveness), and
 the provenance an adapter registry keeps (`provenance_matches`, `uses_sources`).
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from cove.finetune.dataset import (
@@ -24,6 +25,9 @@ from cove.finetune.dataset import (
     read_rows,
     write_rows,
 )
+
+# Whether one provenance entry's source is gone (deleted, cleared, or asked to be forgotten).
+Gone = Callable[[dict], bool]
 
 
 def _rows_if_any(path: Path) -> list[dict]:
@@ -71,28 +75,28 @@ def uses_sources(
     )
 
 
-def drop_examples_from(
-    rows: Iterable[dict | Example],
-    paths: Sequence[str | Path] = (),
-    session_ids: Sequence[str] = (),
-    message_ids: Sequence[str] = (),
-    chunk_ids: Sequence[int] = (),
-) -> tuple[list, int]:
-    """Forget deleted sources: the rows (or Examples) left, and how many were removed.
+def _matcher(
+    paths: Sequence[str | Path],
+    session_ids: Sequence[str],
+    message_ids: Sequence[str],
+    chunk_ids: Sequence[int],
+) -> Gone:
+    roots = [str(p) for p in paths]
+    sessions, messages, chunks = list(session_ids), list(message_ids), list(chunk_ids)
+    return lambda entry: provenance_matches(entry, roots, sessions, messages, chunks)
 
-    A row built from several copies (merged duplicates) loses only the matching
-    provenance entries and stays while one of its sources remains.
+
+def drop_examples_where(rows: Iterable[dict | Example], gone: Gone) -> tuple[list, int]:
+    """The rows (or Examples) left once the provenance entries `gone` says are gone are
+    forgotten, and how many rows were removed.
+
+    A row built from several copies (merged duplicates) loses only the gone provenance
+    entries and stays while one of its sources remains.
     """
     kept, removed = [], 0
-    match = {
-        "paths": [str(p) for p in paths],
-        "session_ids": list(session_ids),
-        "message_ids": list(message_ids),
-        "chunk_ids": list(chunk_ids),
-    }
     for row in rows:
         provenance = row.provenance if isinstance(row, Example) else row["provenance"]
-        left = [entry for entry in provenance if not provenance_matches(entry, **match)]
+        left = [entry for entry in provenance if not gone(entry)]
         if not left:
             removed += 1
             continue
@@ -105,14 +109,21 @@ def drop_examples_from(
     return kept, removed
 
 
-def forget_in_dataset(
-    out_dir: Path,
+def drop_examples_from(
+    rows: Iterable[dict | Example],
     paths: Sequence[str | Path] = (),
     session_ids: Sequence[str] = (),
     message_ids: Sequence[str] = (),
     chunk_ids: Sequence[int] = (),
-) -> int:
-    """Remove rows built from deleted sources from a written dataset; returns how many.
+) -> tuple[list, int]:
+    """Forget deleted sources: the rows (or Examples) left, and how many were removed
+    (see `drop_examples_where`)."""
+    return drop_examples_where(rows, _matcher(paths, session_ids, message_ids, chunk_ids))
+
+
+def forget_in_dataset_where(out_dir: Path, gone: Gone) -> int:
+    """Remove rows whose every source `gone` says is gone from a written dataset (its
+    stats follow); returns how many.
 
     A non-zero count tells the caller that adapters trained on this dataset learned from
     data that is gone (the registry decides what to do with them).
@@ -122,9 +133,7 @@ def forget_in_dataset(
         path = out_dir / name
         if not path.is_file():
             continue
-        rows, count = drop_examples_from(
-            read_rows(path), paths, session_ids, message_ids, chunk_ids
-        )
+        rows, count = drop_examples_where(read_rows(path), gone)
         if count:
             write_rows(path, rows)
             removed += count
@@ -135,3 +144,15 @@ def forget_in_dataset(
         stats["forgotten"] = stats.get("forgotten", 0) + removed
         (out_dir / STATS_FILE).write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
     return removed
+
+
+def forget_in_dataset(
+    out_dir: Path,
+    paths: Sequence[str | Path] = (),
+    session_ids: Sequence[str] = (),
+    message_ids: Sequence[str] = (),
+    chunk_ids: Sequence[int] = (),
+) -> int:
+    """Remove rows built from the given deleted sources from a written dataset; returns
+    how many (see `forget_in_dataset_where`)."""
+    return forget_in_dataset_where(out_dir, _matcher(paths, session_ids, message_ids, chunk_ids))
