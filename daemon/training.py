@@ -212,11 +212,13 @@ class TrainingService:
         from cove.finetune.export import ExportError, export_gguf_adapter
 
         run_dir.mkdir(parents=True, exist_ok=True)
-        if not current_examples(self._db, self.teach_folder):  # say so before any heavy work
+        examples = current_examples(self._db, self.teach_folder)
+        if not examples:  # say so before any heavy work
             raise RunFailed(NOTHING_TO_LEARN)
         choice = self._model_choice()
         base_dir = self._stage_base(choice)
         dataset = self._stage_dataset(base_dir, run_dir, choice)
+        write_example_digests(run_dir, examples)
         result = self._stage_training(base_dir, dataset, run_dir)
         self._stage("export")
         adapter_id = adapters.new_adapter_id()
@@ -305,7 +307,6 @@ class TrainingService:
         if not dataset.train:
             raise RunFailed(NOTHING_TO_LEARN)
         write_dataset(dataset, run_dir / "data")
-        write_example_digests(run_dir, current_examples(self._db, self.teach_folder))
         return dataset
 
     def _stage_training(self, base_dir: Path, dataset, run_dir: Path):
