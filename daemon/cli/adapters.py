@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from cove.daemon.cli.output import (
@@ -12,6 +10,7 @@ from cove.daemon.cli.output import (
     emit_json,
     info,
     json_option,
+    local_time,
     pass_cli,
     running_client,
 )
@@ -59,7 +58,7 @@ def list_adapters(cli: CliContext, as_json: bool) -> None:
     for adapter in doc["adapters"]:
         metrics = adapter["metrics"]
         mark = "*" if adapter["active"] else " "
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(adapter["created_at"]))
+        when = local_time(adapter["created_at"])
         line = (
             f"{mark} {adapter['id']}  {when}  {adapter['status']:<8}  "
             f"held-out loss {_loss(metrics, 'base')} -> {_loss(metrics, 'adapter')}  "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -16,6 +15,7 @@ from cove.daemon.cli.output import (
     emit_json,
     info,
     json_option,
+    local_time,
     pass_cli,
     running_client,
 )
@@ -29,10 +29,6 @@ def sessions() -> None:
     Every `cove ask` belongs to a session (its `session_id`); answers can be rated and
     corrected with `cove feedback`. These commands need the daemon (`cove start`).
     """
-
-
-def _when(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
 
 
 @sessions.command("list")
@@ -60,7 +56,7 @@ def list_(cli: CliContext, query: str | None, limit: int | None, as_json: bool) 
         info("no matching sessions" if query else "no sessions yet: ask with `cove ask`")
     for session in doc["sessions"]:
         click.echo(
-            f"{session['id']}  {_when(session['last_activity'])}  "
+            f"{session['id']}  {local_time(session['last_activity'])}  "
             f"{session['messages']:>3} msgs  {session['title']}"
         )
 
@@ -116,7 +112,8 @@ def show(cli: CliContext, session_id: str, as_json: bool) -> None:
     session = doc["session"]
     click.echo(session["title"])
     click.echo(
-        f"{session['id']}  started {_when(session['created_at'])}, {session['messages']} messages\n"
+        f"{session['id']}  started {local_time(session['created_at'])}, "
+        f"{session['messages']} messages\n"
     )
     for message in doc["messages"]:
         _print_message(message)

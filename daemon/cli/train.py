@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import click
 
@@ -15,6 +14,7 @@ from cove.daemon.cli.output import (
     ensure_daemon,
     info,
     json_option,
+    local_time,
     pass_cli,
     running_client,
 )
@@ -40,10 +40,6 @@ def train() -> None:
     it on held-out data and on your own facts; a promoted adapter is loaded at once.
     `cove adapters` lists, activates and rolls back adapters.
     """
-
-
-def _when(timestamp: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp)) if timestamp else "-"
 
 
 def _duration(seconds: float | None) -> str:
@@ -173,7 +169,7 @@ def status(cli: CliContext, as_json: bool) -> None:
     for run in doc["runs"]:
         extra = run.get("error") or (run.get("adapter_id") or "")
         click.echo(
-            f"  {run['id']}  {_when(run['started_at'])}  {run['trigger']:<8} "
+            f"  {run['id']}  {local_time(run['started_at'])}  {run['trigger']:<8} "
             f"{run['status']:<9} {extra}"
         )
 
