@@ -20,6 +20,7 @@ from cove.daemon.runtime.base import (
     GenerationParams,
     Message,
     ModelLoadError,
+    ResponseFormatError,
     RuntimeErrorBase,
     check_fits,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "Message",
     "ModelLoadError",
     "Runtime",
+    "ResponseFormatError",
     "RuntimeErrorBase",
 ]
 
@@ -55,7 +57,9 @@ class Runtime:
         self.last_generation_ended = 0.0
 
     def check_prompt(self, messages: list[Message], params: GenerationParams) -> int:
-        """Prompt tokens, or ContextOverflowError before any streaming starts."""
+        """Prompt tokens, or ContextOverflowError (ResponseFormatError) before any streaming
+        starts."""
+        self.backend.check_params(params)
         prompt_tokens = self.backend.count_prompt_tokens(messages)
         check_fits(prompt_tokens, self.backend.context_length, params.max_tokens)
         return prompt_tokens

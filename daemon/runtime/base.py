@@ -20,6 +20,8 @@ class GenerationParams:
     top_p: float = 0.95
     seed: int | None = None
     stop: list[str] = field(default_factory=list)
+    # Constrain the answer to JSON: a JSON schema it must match, or {} for any JSON object.
+    json_schema: dict | None = None
 
 
 @dataclass
@@ -49,6 +51,13 @@ class BackendUnavailableError(RuntimeErrorBase):
     status = 503
 
 
+class ResponseFormatError(RuntimeErrorBase):
+    """A requested output format (JSON schema) the backend cannot enforce."""
+
+    code = "invalid_response_format"
+    status = 400
+
+
 class ContextOverflowError(RuntimeErrorBase):
     """The prompt (plus the room asked for the answer) does not fit the model's context."""
 
@@ -76,6 +85,10 @@ class ChatBackend(Protocol):
 
     def count_prompt_tokens(self, messages: list[Message]) -> int:
         """Tokens the formatted prompt takes, as the backend will see it."""
+        ...
+
+    def check_params(self, params: GenerationParams) -> None:
+        """Raise ResponseFormatError for settings this backend cannot honour."""
         ...
 
     def stream_chat(

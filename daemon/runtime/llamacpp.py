@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +13,31 @@ from cove.daemon.runtime.base import (
     GenerationParams,
     Message,
     ModelLoadError,
+    ResponseFormatError,
     check_fits,
 )
+
+
+@functools.lru_cache(maxsize=32)
+def _grammar(schema_json: str):
+    """The llama.cpp grammar admitting only JSON that matches the schema ("{}": any object)."""
+    from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
+
+    schema = json.loads(schema_json)
+    try:
+        gbnf = json_schema_to_gbnf(schema_json) if schema else JSON_GBNF
+        return LlamaGrammar.from_string(gbnf, verbose=False)
+    except Exception as exc:  # the converter raises bare exceptions of several kinds
+        raise ResponseFormatError(
+            f"response_format: llama.cpp cannot enforce this JSON schema: {exc}"
+        ) from exc
+
+
+def grammar_for(params: GenerationParams):
+    """The grammar `params` asks for, or None for free text."""
+    if params.json_schema is None:
+        return None
+    return _grammar(json.dumps(params.json_schema, sort_keys=True))
 
 
 class LlamaCppBackend:
@@ -131,11 +156,15 @@ class LlamaCppBackend:
     def count_prompt_tokens(self, messages: list[Message]) -> int:
         return len(self._prompt(messages)[0])
 
+    def check_params(self, params: GenerationParams) -> None:
+        grammar_for(params)
+
     def stream_chat(
         self, messages: list[Message], params: GenerationParams, cancel: threading.Event
     ) -> Iterator[Chunk]:
         tokens, stop = self._prompt(messages)
         budget = check_fits(len(tokens), self.context_length, params.max_tokens)
+        grammar = grammar_for(params)
         if params.seed is not None:
             # Reusing the cached prompt prefix changes how the prompt is batched, and with it
             # the logits in the last bits: a seeded request is evaluated from scratch so the
@@ -148,6 +177,7 @@ class LlamaCppBackend:
             top_p=params.top_p,
             seed=params.seed,
             stop=stop + params.stop,
+            grammar=grammar,
             stream=True,
         )
         produced: list[str] = []

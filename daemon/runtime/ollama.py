@@ -61,6 +61,9 @@ class OllamaBackend:
     def count_prompt_tokens(self, messages: list[Message]) -> int:
         return estimate_tokens(messages)
 
+    def check_params(self, params: GenerationParams) -> None:
+        """Ollama validates a JSON schema itself and reports it as an error."""
+
     def stream_chat(
         self, messages: list[Message], params: GenerationParams, cancel: threading.Event
     ) -> Iterator[Chunk]:
@@ -80,7 +83,11 @@ class OllamaBackend:
             options["stop"] = params.stop
         try:
             stream = self._client.chat(
-                model=self.name, messages=messages, stream=True, options=options
+                model=self.name,
+                messages=messages,
+                stream=True,
+                options=options,
+                format=_format(params),
             )
             final = Chunk(text="", finish_reason="stop")
             try:
@@ -130,3 +137,10 @@ def list_ollama_models(host: str, timeout: float = 2.0) -> list[str]:
     except (httpx.HTTPError, ConnectionError, ollama.ResponseError):
         return []
     return [m.model for m in response.models if m.model]
+
+
+def _format(params: GenerationParams) -> dict | str | None:
+    """Ollama's `format`: a JSON schema, "json" for any JSON, or None for free text."""
+    if params.json_schema is None:
+        return None
+    return params.json_schema or "json"

@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 from cove.daemon.client import CoveClient
 from cove.tui.app import CoveApp
 from tests.support.daemon import RunningDaemon, start_daemon
+from tests.support.generation import sampling
 from tests.support.kb import wait_idle, write
 
 SKERRY = (
@@ -21,8 +22,8 @@ SKERRY = (
     "The lighthouse on Skerry Island was built by the engineer Ada Quill.\n"
 )
 QUESTION = "Who built the lighthouse on Skerry Island?"
-# Reproducible answers: temperature 0 and a fixed seed.
-SEEDED = {"temperature": 0, "seed": 1}
+# Reproducible answers: temperature 0 and a fixed seed (or perturbed, see the module).
+SEEDED = sampling()
 
 
 @pytest.fixture(scope="package")

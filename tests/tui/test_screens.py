@@ -17,7 +17,7 @@ from cove.tui.screens.training import TrainingScreen
 from cove.tui.widgets.status_bar import StatusBar
 from cove.tui.widgets.turn import TurnView
 from tests.support.daemon import RunningDaemon, start_daemon
-from tests.tui.conftest import daemon_up, make_app, noted, run, wait_for
+from tests.tui.conftest import SEEDED, daemon_up, make_app, noted, run, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +233,7 @@ def test_every_action_is_in_the_palette(tmp_path: Path) -> None:
 
 
 def test_the_tui_says_when_the_daemon_goes_away(fresh: RunningDaemon) -> None:
-    app = make_app(fresh.home, ask_options={"max_tokens": 8, "temperature": 0, "seed": 1})
+    app = make_app(fresh.home, ask_options={"max_tokens": 8, **SEEDED})
 
     def bar_text() -> str:
         return str(app.screen.query_one(StatusBar).render())

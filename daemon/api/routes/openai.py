@@ -9,7 +9,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from cove.daemon.api.errors import ApiError, error_body
 from cove.daemon.api.sse import sse_data, sse_response
@@ -39,6 +39,33 @@ class ChatMessage(BaseModel):
         return {"role": self.role, "content": text}
 
 
+class JsonSchemaFormat(BaseModel):
+    name: str = "answer"
+    description: str | None = None
+    schema_: dict = Field(default_factory=dict, alias="schema")
+    strict: bool | None = None
+
+
+class ResponseFormat(BaseModel):
+    """OpenAI's `response_format`: free text, any JSON object, or JSON matching a schema
+    (enforced by a llama.cpp grammar, or Ollama's `format`)."""
+
+    type: Literal["text", "json_object", "json_schema"] = "text"
+    json_schema: JsonSchemaFormat | None = None
+
+    @model_validator(mode="after")
+    def _schema_given(self) -> ResponseFormat:
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError("response_format of type 'json_schema' needs a 'json_schema'")
+        return self
+
+    def schema(self) -> dict | None:
+        """The JSON schema to enforce ({} for any JSON object), or None for free text."""
+        if self.type == "json_schema" and self.json_schema is not None:
+            return self.json_schema.schema_
+        return {} if self.type == "json_object" else None
+
+
 class ChatCompletionRequest(BaseModel):
     model: str | None = Field(None, description="'cove' (the assistant) or the raw model id")
     messages: list[ChatMessage] = Field(min_length=1)
@@ -49,6 +76,7 @@ class ChatCompletionRequest(BaseModel):
     top_p: float = Field(0.95, gt=0, le=1)
     seed: int | None = None
     stop: str | list[str] | None = None
+    response_format: ResponseFormat | None = None
 
     def params(self) -> GenerationParams:
         stop = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
@@ -58,6 +86,7 @@ class ChatCompletionRequest(BaseModel):
             top_p=self.top_p,
             seed=self.seed,
             stop=stop,
+            json_schema=self.response_format.schema() if self.response_format else None,
         )
 
 

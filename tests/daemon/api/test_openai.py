@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 
 from tests.daemon.api.conftest import sse_events
+from tests.support.generation import FORCED_FORMAT, FORCED_PROMPT, FORCED_WORD, sampling
 
 CAPITAL = [{"role": "user", "content": "Which city is the capital of France?"}]
-GREEDY = {"temperature": 0, "seed": 0, "max_tokens": 24}
+GREEDY = {**sampling(), "max_tokens": 24}
+# The model's words travel to the client intact: a grammar decides them, not the CPU.
+FORCED = {"messages": FORCED_PROMPT, "response_format": FORCED_FORMAT, **GREEDY}
 
 
 def test_models_lists_the_assistant_then_the_raw_chat_model_then_embeddings(api):
@@ -18,7 +21,7 @@ def test_models_lists_the_assistant_then_the_raw_chat_model_then_embeddings(api)
 def test_a_non_streamed_completion(api):
     response = api.post(
         "/v1/chat/completions",
-        json={"model": "smollm2-135m-instruct", "messages": CAPITAL, **GREEDY},
+        json={**FORCED, "model": "smollm2-135m-instruct"},
     )
     assert response.status_code == 200
     body = response.json()
@@ -26,17 +29,15 @@ def test_a_non_streamed_completion(api):
     assert body["model"] == "smollm2-135m-instruct"
     choice = body["choices"][0]
     assert choice["message"]["role"] == "assistant"
-    assert "Paris" in choice["message"]["content"]
-    assert choice["finish_reason"] in ("stop", "length")
+    assert choice["message"]["content"].strip() == f'"{FORCED_WORD}"'
+    assert choice["finish_reason"] == "stop"
     usage = body["usage"]
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
     assert "sources" not in body
 
 
 def test_a_streamed_completion(api):
-    response = api.post(
-        "/v1/chat/completions", json={"messages": CAPITAL, "stream": True, **GREEDY}
-    )
+    response = api.post("/v1/chat/completions", json={**FORCED, "stream": True})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     events = [data for _, data in sse_events(response.text)]
@@ -45,9 +46,28 @@ def test_a_streamed_completion(api):
     assert all(c["object"] == "chat.completion.chunk" for c in chunks)
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
-    assert "Paris" in text
-    assert chunks[-1]["choices"][0]["finish_reason"] in ("stop", "length")
+    assert text.strip() == f'"{FORCED_WORD}"'
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
     assert chunks[-1]["usage"]["completion_tokens"] > 0
+
+
+def test_response_format_json_object_and_bad_formats(api):
+    body = {"messages": CAPITAL, **GREEDY, "max_tokens": 48}
+    plain = api.post("/v1/chat/completions", json={**body, "response_format": {"type": "text"}})
+    assert plain.status_code == 200
+    bad = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "nope"}}}
+    for stream in (False, True):
+        refused = api.post(
+            "/v1/chat/completions", json={**body, "stream": stream, "response_format": bad}
+        )
+        assert refused.status_code == 400  # before any byte is streamed
+        assert refused.json()["error"]["code"] == "invalid_response_format"
+    as_json = api.post(
+        "/v1/chat/completions",
+        json={**body, "max_tokens": 200, "response_format": {"type": "json_object"}},
+    ).json()
+    content = as_json["choices"][0]["message"]["content"]
+    assert content.lstrip().startswith("{")  # an object, as OpenAI's json_object mode promises
 
 
 def test_the_cove_model_carries_sources_streamed_and_not(api):

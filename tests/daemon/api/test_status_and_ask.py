@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.daemon.api.conftest import sse_events
+from tests.support.generation import sampling
 
 INDEX_KEYS = {
     "state",
@@ -36,28 +37,29 @@ def test_status_shape(api):
     assert doc["adapter"] is None
 
 
-def test_ask_returns_the_documented_document(api):
+def test_ask_returns_the_documented_document(api, state):
+    question = "What is the capital of France?"
     doc = api.post(
         "/api/ask",
-        json={
-            "question": "What is the capital of France?",
-            "stream": False,
-            "temperature": 0,
-            "seed": 0,
-            "max_tokens": 24,
-        },
+        json={"question": question, "stream": False, "max_tokens": 24, **sampling()},
     ).json()
     assert set(doc) == ASK_KEYS
-    assert "Paris" in doc["answer"]
+    assert doc["answer"].strip() and doc["timings"]["completion_tokens"] > 0
+    stored = state.db.query(
+        "SELECT role, content FROM messages WHERE session_id = ? ORDER BY rowid",
+        [doc["session_id"]],
+    )
+    assert [(r["role"], r["content"]) for r in stored] == [
+        ("user", question),
+        ("assistant", doc["answer"]),
+    ]
     assert doc["grounded"] is False and doc["sources"] == []
     assert doc["session_id"].startswith("s_") and doc["message_id"].startswith("m_")
     assert {"retrieval_ms", "prompt_ms", "first_token_ms", "total_ms"} <= doc["timings"].keys()
 
 
 def test_ask_streams_tokens_then_done(api, state):
-    response = api.post(
-        "/api/ask", json={"question": "Say hello.", "max_tokens": 12, "temperature": 0}
-    )
+    response = api.post("/api/ask", json={"question": "Say hello.", "max_tokens": 12, **sampling()})
     events = sse_events(response.text)
     names = [name for name, _ in events]
     assert names[0] == "session" and names[-1] == "done" and set(names[1:-1]) == {"token"}

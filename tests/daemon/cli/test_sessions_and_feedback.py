@@ -17,9 +17,10 @@ import pytest
 from cove.daemon.feedback import training_examples
 from cove.daemon.store.db import connect
 from tests.support.daemon import CLI, cove_env, free_port, run_cove, start_daemon
+from tests.support.generation import sampling_args
 
 # How the tests ask (with --json): short, reproducible answers from general knowledge.
-ASK_OPTIONS = ("--general", "--max-tokens", "16", "--temperature", "0", "--seed", "1")
+ASK_OPTIONS = ("--general", "--max-tokens", "16", *sampling_args())
 
 
 @pytest.fixture(scope="module")
