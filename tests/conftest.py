@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +43,40 @@ def embedder():
     from cove.index.embedder import Embedder, default_model_path
 
     return Embedder(default_model_path())
+
+
+@pytest.fixture(scope="session")
+def hf_base(tmp_path_factory, default_gguf) -> Path:
+    """The default chat GGUF as an HF model directory, converted once for the whole run
+    (the fine-tuning library's tests and the daemon's training tests share it)."""
+    from cove.finetune.base import prepare_base
+
+    return prepare_base(default_gguf, tmp_path_factory.mktemp("finetune-base"))
+
+
+@pytest.fixture(scope="session")
+def onnx_export(tmp_path_factory) -> Path:
+    """One real ONNX export of the default embedder (fp32 and int8 graphs) for the whole
+    run; tests that change it copy it first."""
+    from cove.index.embedder import default_model_path
+    from cove.index.onnx_embedder import ensure_export
+
+    return ensure_export(default_model_path(), tmp_path_factory.mktemp("onnx-models"))
+
+
+def int8_refusal(export: Path) -> str | None:
+    """Why this CPU's int8 graph was refused, or None when it passed its cosine bar.
+
+    onnxruntime picks its int8 kernels per CPU (AVX2, AVX-512, VNNI), so the quantized graph
+    may lose more on one machine than on another. Both outcomes are correct behaviour: the
+    export is used, or it is refused with a message saying to use torch.
+    """
+    from cove.index.embedder import default_model_path, load_embedder
+
+    try:
+        load_embedder(default_model_path(), "onnx-int8", cache_dir=export.parent)
+    except ValueError as exc:
+        assert "keeps too little of the model" in str(exc), exc
+        assert 'backend = "torch"' in str(exc), exc
+        return str(exc)
+    return None

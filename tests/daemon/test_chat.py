@@ -14,6 +14,7 @@ from tests.support.generation import sampling, sampling_args
 from tests.support.kb import wait_idle, write
 
 GREEDY = sampling()
+CONTEXT = 2048
 PROFILE = """
 [[topics]]
 name = "diagnosis"
@@ -44,7 +45,8 @@ def daemon(tmp_path_factory):
         "long ride.\n",
     )
     write(root / "medical.toml", PROFILE)
-    config = f'[chat]\nguardrails = "{root / "medical.toml"}"\n'
+    # A 2048-token context: the huge-history test fills it, and the model reads it all.
+    config = f'[model]\ncontext = {CONTEXT}\n[chat]\nguardrails = "{root / "medical.toml"}"\n'
     running = start_daemon(root / "home", config=config)
     try:
         added = running.cove("folders", "add", str(docs))
@@ -154,4 +156,4 @@ def test_a_huge_history_is_trimmed_and_never_an_error(daemon):
     with daemon.client() as client:
         answer = client.request("POST", "/v1/chat/completions", json=body)
     assert answer["sources"][0]["path"].endswith("skerry.md")
-    assert answer["usage"]["prompt_tokens"] + 24 <= 4096
+    assert answer["usage"]["prompt_tokens"] + 24 <= CONTEXT

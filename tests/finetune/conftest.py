@@ -32,14 +32,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(scope="session")
-def hf_base(tmp_path_factory, default_gguf) -> Path:
-    """The default chat GGUF as an HF model directory (converted once per session)."""
-    from cove.finetune.base import prepare_base
-
-    return prepare_base(default_gguf, tmp_path_factory.mktemp("finetune-base"))
-
-
-@pytest.fixture(scope="session")
 def tokenizer(hf_base):
     from transformers import AutoTokenizer
 

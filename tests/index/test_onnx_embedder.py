@@ -15,23 +15,30 @@ from cove.index import onnx_embedder
 from cove.index.embedder import default_model_path, load_embedder
 from cove.index.onnx_embedder import GRAPHS, MANIFEST, ensure_export, export_dir
 from cove.index.vectors import collection_name
+from tests.conftest import int8_refusal
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.fixture(scope="module")
-def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("onnx-models")
+def cache_root(onnx_export) -> Path:
+    """Where the run's one real export lives (made in under a minute on two cores)."""
+    return onnx_export.parent
 
 
 @pytest.fixture(scope="module")
-def int8(cache_root):
-    """One real export per module (under a minute on two cores), shared by the tests."""
+def int8(cache_root, onnx_export):
+    """The int8 embedder, where this CPU's int8 kernels keep enough of the model. Where
+    they do not, the export's refusal (checked in `int8_refusal`) is the right outcome and
+    the tests of int8 vectors skip with it."""
+    refused = int8_refusal(onnx_export)
+    if refused:
+        pytest.skip(f"int8 refused on this CPU, as designed: {refused}")
     return load_embedder(default_model_path(), "onnx-int8", cache_dir=cache_root, batch_size=16)
 
 
 @pytest.fixture(scope="module")
-def fp32(int8, cache_root):
+def fp32(cache_root):
     return load_embedder(default_model_path(), "onnx", cache_dir=cache_root)
 
 
@@ -92,10 +99,10 @@ def test_a_text_gets_the_same_vector_alone_or_among_others(int8, texts):
     assert int8.embed([]) == []
 
 
-def test_count_tokens_equals_torch(int8, embedder, texts):
+def test_count_tokens_equals_torch(fp32, embedder, texts):
     long_text = " ".join(texts)  # far past max_seq_length: counted in full, like torch
     for text in [*texts[:10], long_text, "naïve café — 東京 🙂", ""]:
-        assert int8.count_tokens(text) == embedder.count_tokens(text)
+        assert fp32.count_tokens(text) == embedder.count_tokens(text)
 
 
 def test_only_int8_has_its_own_identity(int8, fp32, embedder):
@@ -104,44 +111,49 @@ def test_only_int8_has_its_own_identity(int8, fp32, embedder):
     assert collection_name(int8.name, 384) != collection_name(embedder.name, 384)
 
 
-def test_export_is_recorded_in_a_manifest(int8, fp32, cache_root):
+def test_export_is_recorded_in_a_manifest(onnx_export, fp32, cache_root):
     folder = export_dir(cache_root, default_model_path())
+    assert folder == onnx_export
     manifest = json.loads((folder / MANIFEST).read_text())
     assert manifest["source"] == str(default_model_path().resolve())
     assert manifest["per_channel"] is True and manifest["weight_type"] == "QInt8"
     assert manifest["probe_cosine"]["onnx"] >= 0.9999
-    assert manifest["probe_cosine"]["onnx-int8"] >= 0.98
-    assert int8.onnx_path == folder / GRAPHS["onnx-int8"]
+    # int8 either passes its bar and is served, or is refused (which CPU decides)
+    refused = int8_refusal(onnx_export)
+    assert (manifest["probe_cosine"]["onnx-int8"] >= 0.98) is (refused is None)
+    if refused is None:
+        int8 = load_embedder(default_model_path(), "onnx-int8", cache_dir=cache_root)
+        assert int8.onnx_path == folder / GRAPHS["onnx-int8"]
     assert fp32.onnx_path == folder / GRAPHS["onnx"]
     assert not [p.name for p in cache_root.iterdir() if p.name.startswith(".")]  # no temp left
 
 
 @pytest.fixture
-def fake_export(int8, monkeypatch) -> list[Path]:
+def fake_export(onnx_export, monkeypatch) -> list[Path]:
     """Counts exports; each one copies the real graphs instead of redoing the work."""
     calls: list[Path] = []
 
     def export(model_path: Path, work: Path) -> dict[str, float]:
         calls.append(work)
         for graph in GRAPHS.values():
-            shutil.copy(int8.onnx_path.parent / graph, work / graph)
+            shutil.copy(onnx_export / graph, work / graph)
         return {"onnx": 1.0, "onnx-int8": 0.99}
 
     monkeypatch.setattr(onnx_embedder, "_export", export)
     return calls
 
 
-def test_a_current_export_is_reused(int8, cache_root, fake_export):
-    before = int8.onnx_path.stat().st_mtime_ns
-    again = load_embedder(default_model_path(), "onnx-int8", cache_dir=cache_root)
+def test_a_current_export_is_reused(fp32, cache_root, fake_export):
+    before = fp32.onnx_path.stat().st_mtime_ns
+    again = load_embedder(default_model_path(), "onnx", cache_dir=cache_root)
     assert fake_export == []
     assert again.onnx_path.stat().st_mtime_ns == before
 
 
 @pytest.mark.parametrize("damage", ["stale", "missing"])
-def test_a_stale_or_missing_export_is_made_again(int8, tmp_path, fake_export, damage):
+def test_a_stale_or_missing_export_is_made_again(onnx_export, tmp_path, fake_export, damage):
     folder = export_dir(tmp_path, default_model_path())
-    shutil.copytree(int8.onnx_path.parent, folder)
+    shutil.copytree(onnx_export, folder)
     if damage == "stale":  # as if the model's files had changed since
         manifest = json.loads((folder / MANIFEST).read_text())
         (folder / MANIFEST).write_text(json.dumps({**manifest, "fingerprint": "0" * 64}))
@@ -154,7 +166,7 @@ def test_a_stale_or_missing_export_is_made_again(int8, tmp_path, fake_export, da
     assert len(fake_export) == 1  # current now: reused
 
 
-def test_temp_dirs_of_killed_exports_are_cleared(int8, tmp_path, fake_export):
+def test_temp_dirs_of_killed_exports_are_cleared(tmp_path, fake_export):
     folder = export_dir(tmp_path, default_model_path())
     killed, recent = tmp_path / f".{folder.name}-abc123", tmp_path / f".{folder.name}-def456"
     for leftover in (killed, recent):
@@ -167,9 +179,9 @@ def test_temp_dirs_of_killed_exports_are_cleared(int8, tmp_path, fake_export):
 
 
 @pytest.mark.parametrize(("backend", "probe"), [("onnx-int8", 0.9), ("onnx", 0.9995)])
-def test_a_graph_that_lost_too_much_is_refused(int8, tmp_path, backend, probe):
+def test_a_graph_that_lost_too_much_is_refused(onnx_export, tmp_path, backend, probe):
     folder = export_dir(tmp_path, default_model_path())
-    shutil.copytree(int8.onnx_path.parent, folder)
+    shutil.copytree(onnx_export, folder)
     manifest = json.loads((folder / MANIFEST).read_text())
     manifest["probe_cosine"][backend] = probe
     (folder / MANIFEST).write_text(json.dumps(manifest))

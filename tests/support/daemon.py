@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,11 @@ from cove.daemon.client import CoveClient
 
 CLI = [sys.executable, "-m", "cove.daemon"]
 START_TIMEOUT = 180
+# Commands whose process is what a test is about (the daemon's lifecycle, the MCP server's
+# stdio, the TUI's terminal): always a real `cove` subprocess. Every other command of
+# `RunningDaemon.cove` runs in-process through click's CliRunner against the same real
+# daemon, which saves an interpreter start per call.
+SUBPROCESS_COMMANDS = {"start", "stop", "serve", "mcp", "chat", "service"}
 
 
 def free_port() -> int:
@@ -43,6 +49,25 @@ def run_cove(
         text=True,
         timeout=timeout,
         input=input,
+    )
+
+
+def run_cove_in_process(
+    *args: str, env: dict[str, str], input: str | None = None
+) -> subprocess.CompletedProcess:
+    """The `cove` CLI run by click's CliRunner in this process, reported like `run_cove`:
+    the same exit code, stdout and stderr (an unexpected exception as its traceback)."""
+    from click.testing import CliRunner
+
+    from cove.daemon.cli import cli
+
+    changed = {key: value for key, value in env.items() if os.environ.get(key) != value}
+    result = CliRunner().invoke(cli, list(args), input=input, env=changed, prog_name="cove")
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(
+        ["cove", *args], result.exit_code, stdout=result.stdout, stderr=stderr
     )
 
 
@@ -77,7 +102,12 @@ class RunningDaemon:
         return CoveClient.from_home(self.home)
 
     def cove(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
-        return run_cove(*args, env=self.env, prefix=self.prefix, **kwargs)
+        """Run `cove ARGS` against this daemon: in-process, or as a real subprocess for the
+        commands in SUBPROCESS_COMMANDS and under a `prefix`."""
+        if self.prefix or not args or args[0] in SUBPROCESS_COMMANDS:
+            return run_cove(*args, env=self.env, prefix=self.prefix, **kwargs)
+        kwargs.pop("timeout", None)  # in-process calls end when the command does
+        return run_cove_in_process(*args, env=self.env, **kwargs)
 
     def start(self) -> RunningDaemon:
         done = self.cove("start", "--timeout", str(START_TIMEOUT), "--json")

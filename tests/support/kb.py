@@ -27,6 +27,7 @@ def index_status(daemon: RunningDaemon) -> dict:
 
 
 def wait_idle(daemon: RunningDaemon, timeout: float = 120) -> dict:
+    """`cove index wait` (in-process): the index idle and settled; then its status."""
     done = daemon.cove("index", "wait", "--timeout", str(timeout), "--json")
     assert done.returncode == 0, done.stderr
     return index_status(daemon)

@@ -78,9 +78,12 @@ def test_changes_made_while_down_are_picked_up_at_start(tmp_path):
     assert report["live"] == report["vectors"] and report["stale"] == 0
 
 
+DOCS = 80  # two chunks each: the kill lands after 20 ingests, well before the end
+
+
 def test_kill_9_mid_ingest_is_repaired_at_restart(tmp_path):
     folder = tmp_path / "corpus"
-    for n in range(150):
+    for n in range(DOCS):
         write(
             folder / f"doc{n:03}.md",
             f"# Document {n}\n\n" + f"Record {n} of the harbour archive, shelf {n % 7}. " * 40,
@@ -98,9 +101,9 @@ def test_kill_9_mid_ingest_is_repaired_at_restart(tmp_path):
     daemon.start()  # a stale daemon.json and lock are handled
     try:
         final = wait_idle(daemon, timeout=300)
-        assert final["files"] == 150 and final["failed"] == 0
-        hit = paths_found(daemon, "Record 123 of the harbour archive shelf 4")
-        assert any(p.endswith("doc123.md") for p in hit)
+        assert final["files"] == DOCS and final["failed"] == 0
+        hit = paths_found(daemon, "Record 73 of the harbour archive shelf 3")
+        assert any(p.endswith("doc073.md") for p in hit)
         doc = json.loads(daemon.cove("status", "--json").stdout)
         assert doc["index"]["chunks"] == final["chunks"]
     finally:
