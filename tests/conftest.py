@@ -12,6 +12,34 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from tests.support.daemon import RunningDaemon, start_daemon  # noqa: E402
 
+# Fixtures that start a real daemon process or train: a test using any of them is `slow`,
+# so `make test-fast` (pytest -m "not slow") leaves it out. Modules that start daemons or
+# terminals inline carry `pytestmark = pytest.mark.slow` themselves.
+SLOW_FIXTURES = {"daemon", "kb_daemon", "hf_base", "trained", "noise_trained"}
+
+
+# `make test` runs the suite on two pytest-xdist workers (`--dist loadgroup`): a module
+# goes to one worker whole, so its module-scoped daemon starts once; modules sharing an
+# expensive session fixture go to the same worker, so it is built once.
+SHARED_GROUPS = {
+    "training": {"hf_base", "tokenizer", "trained", "noise_trained", "probe_backend"},
+    "onnx": {"onnx_export"},
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist turns the group marks into work units
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    by_module: dict[str, set[str]] = {}
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if SLOW_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.slow)
+        by_module.setdefault(item.nodeid.split("::")[0], set()).update(fixtures)
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        shared = [name for name, needs in SHARED_GROUPS.items() if needs & by_module[module]]
+        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else module))
+
 
 @pytest.fixture(scope="session")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> RunningDaemon:

@@ -10,6 +10,8 @@ import pytest
 from tests.support.daemon import cove_env, free_port, run_cove
 from tests.support.generation import sampling_args
 
+pytestmark = pytest.mark.slow  # real daemon processes (make test-fast skips them)
+
 EXIT_NOT_RUNNING = 3
 
 

@@ -29,6 +29,8 @@ from tests.support.daemon import CLI, RunningDaemon, cove_env, free_port, run_co
 from tests.support.generation import sampling
 from tests.support.kb import wait_idle, write
 
+pytestmark = pytest.mark.slow  # real daemon processes (make test-fast skips them)
+
 SKERRY = (
     "# Skerry Island lighthouse\n\n"
     "The lighthouse on Skerry Island was built by the engineer Ada Quill.\n"

@@ -11,8 +11,12 @@ import json
 import os
 import textwrap
 
+import pytest
+
 from cove.daemon.netguard import is_loopback
 from tests.support.daemon import cove_env, free_port, run_cove
+
+pytestmark = pytest.mark.slow  # real daemon processes (make test-fast skips them)
 
 AUDIT = textwrap.dedent("""
     import os, sys, json

@@ -80,13 +80,11 @@ def test_live_chunks_skip_stale_generations_and_short_chunks(tmp_path):
 
 
 def test_raft_examples_from_the_real_model(tmp_path, probe_backend, tokenizer):
-    from cove.daemon.runtime.base import GenerationParams
+    from tests.support.generation import params
 
     probe_backend.set_adapter(None)
     chunks = live_chunks(index_db(tmp_path / "cove.db"))
-    generate = backend_answerer(
-        probe_backend, GenerationParams(max_tokens=40, temperature=0, seed=1)
-    )
+    generate = backend_answerer(probe_backend, params(max_tokens=40))
     examples, problems = raft_examples(chunks, generate, max_examples=2, distractors=1)
     assert problems == [] and len(examples) == 2
     by_id = {c["id"]: c for c in chunks}

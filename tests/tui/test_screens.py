@@ -19,6 +19,8 @@ from cove.tui.widgets.turn import TurnView
 from tests.support.daemon import RunningDaemon, start_daemon
 from tests.tui.conftest import SEEDED, daemon_up, make_app, noted, run, wait_for
 
+pytestmark = pytest.mark.slow  # real daemon processes (make test-fast skips them)
+
 
 @pytest.fixture(scope="module")
 def fresh_home(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -13,6 +13,8 @@ import pytest
 from tests.support.daemon import RunningDaemon, cove_env, run_cove
 from tests.tui.conftest import QUESTION
 
+pytestmark = pytest.mark.slow  # real daemon processes (make test-fast skips them)
+
 SCRIPT = Path(__file__).with_name("tmux_chat.sh")
 
 

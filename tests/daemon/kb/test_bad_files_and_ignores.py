@@ -10,6 +10,8 @@ import pytest
 from tests.support.daemon import start_daemon, without_root_file_access
 from tests.support.kb import index_status, paths_found, wait_idle, write
 
+pytestmark = pytest.mark.slow  # real daemon processes (make test-fast skips them)
+
 
 def make_docx(path, text: str) -> None:
     import docx

@@ -14,6 +14,8 @@ from cove.index.vectors import http_client
 from tests.support.daemon import free_port, start_daemon
 from tests.support.kb import paths_found, wait_for, wait_idle, write
 
+pytestmark = pytest.mark.slow  # real daemon processes (make test-fast skips them)
+
 CHROMA = Path(sys.executable).with_name("chroma")
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from cove.index.onnx_embedder import MANIFEST
 from cove.index.vectors import persistent_client
 from tests.conftest import int8_refusal
 from tests.support.daemon import start_daemon
 from tests.support.kb import paths_found, wait_idle, write
+
+pytestmark = pytest.mark.slow  # real daemon processes (make test-fast skips them)
 
 
 def test_switching_backend_keeps_int8_vectors_apart_and_onnx_with_torch(tmp_path, onnx_export):

@@ -10,6 +10,8 @@ from cove.daemon.client import ApiError
 from tests.support.daemon import start_daemon
 from tests.support.kb import wait_idle, write
 
+pytestmark = pytest.mark.slow  # real daemon processes (make test-fast skips them)
+
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):

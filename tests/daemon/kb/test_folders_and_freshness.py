@@ -24,6 +24,8 @@ from tests.support.kb import (
     write,
 )
 
+pytestmark = pytest.mark.slow  # real daemon processes (make test-fast skips them)
+
 LIGHTHOUSE = """# Keepers
 
 ## The lighthouse at Gull Point

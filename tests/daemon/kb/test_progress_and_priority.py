@@ -14,6 +14,8 @@ from cove.index.vectors import persistent_client
 from tests.support.daemon import start_daemon
 from tests.support.kb import index_status, paths_found, wait_for, wait_idle, write
 
+pytestmark = pytest.mark.slow  # real daemon processes (make test-fast skips them)
+
 
 @pytest.fixture(scope="module")
 def busy(tmp_path_factory):

@@ -7,10 +7,14 @@ import os
 import signal
 import sqlite3
 
+import pytest
+
 from cove.daemon.process import process_alive
 from cove.index.vectors import VectorStore, collection_name, persistent_client
 from tests.support.daemon import start_daemon
 from tests.support.kb import index_status, paths_found, wait_for, wait_idle, write
+
+pytestmark = pytest.mark.slow  # real daemon processes (make test-fast skips them)
 
 
 def consistency(home) -> dict:

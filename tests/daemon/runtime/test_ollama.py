@@ -108,6 +108,7 @@ def test_cancel_closes_the_stream_and_ollama_sees_the_disconnect():
         assert server.disconnects == 1
 
 
+@pytest.mark.slow  # a real daemon process
 def test_a_daemon_configured_with_ollama_answers_through_it(tmp_path):
     from cove.daemon.client import CoveClient
     from tests.support.daemon import start_daemon
