@@ -11,17 +11,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlite_utils
 
-from cove.daemon import grounding, sessions
+from cove.daemon import evidence, grounding, sessions
 from cove.daemon.citations import CitationFilter
 from cove.daemon.config import ChatSettings
 from cove.daemon.guardrails import Decline, Guardrails
 from cove.daemon.retrieval import Retriever
 from cove.daemon.runtime import GenerationParams, Message, Runtime
+from cove.daemon.runtime.repetition import cut_loop
 from cove.index import manifest
+
+# In "auto" mode a generated answer is replaced by the best quote when fewer than this
+# share of its claims are supported by the sources (and the quote is strong).
+MIN_SUPPORTED_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,8 @@ class AskRequest:
     history: list[Message] | None = None
     # Replaces the configured instructions for this request (an OpenAI system message).
     system: str | None = None
+    # Whether the caller chose the temperature; if not, grounded answers use [chat]'s.
+    temperature_set: bool = True
 
 
 @dataclass
@@ -46,6 +53,9 @@ class Answer:
     sources: list[dict] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     declined: Decline | None = None
+    claims: list[dict] = field(default_factory=list)
+    # The generated answer and its claims, when the quote fallback replaced it.
+    replaced: dict | None = None
 
 
 @dataclass
@@ -58,6 +68,8 @@ class Assistant:
     settings: ChatSettings
     max_tokens: int
     guardrails: Guardrails | None = None
+    # The embedder's `embed`: quotes and claim support are scored with it (None: no quotes).
+    embed: evidence.Embed | None = None
 
     async def ask(self, request: AskRequest) -> AsyncIterator[dict]:
         """Yield `{"type": "session", "session_id"}`, then `{"type": "token", "text"}`
@@ -66,8 +78,12 @@ class Assistant:
         session_id, turns, general = self._session(request)
         # Sent first, so a client that stops the answer early still knows its session.
         yield {"type": "session", "session_id": session_id}
-        answer_room = min(request.params.max_tokens or self.max_tokens, self.max_tokens)
+        wanted = request.params.max_tokens or (
+            self.max_tokens if general else self.settings.max_tokens
+        )
+        answer_room = min(wanted, self.max_tokens)
         answer = Answer(grounded=not general, timings={"retrieval_ms": 0.0})
+        embed = evidence.cached(self.embed) if self.embed is not None else None
         decline = await self._check_guardrails(request.question)
         messages: list[Message] = []
         sources: list[grounding.Source] = []
@@ -85,7 +101,9 @@ class Assistant:
             )
         else:
             sources = await self._retrieve(request.question, turns, answer.timings)
-            if sources:
+            if sources and embed is not None:
+                sources = await self._evidence(request.question, sources, embed)
+            if sources and self.settings.answer_mode != "quote":
                 system = request.system or self.settings.system_prompt
                 messages, sources = grounding.fit_grounded(
                     self._count,
@@ -101,14 +119,19 @@ class Assistant:
         backend = self.runtime.backend
         sessions.add_message(self.db, session_id, "user", request.question, model=backend.model_id)
         if messages:
-            params = GenerationParams(
-                max_tokens=answer_room,
-                temperature=request.params.temperature,
-                top_p=request.params.top_p,
-                seed=request.params.seed,
-            )
+            params = self._params(request, answer_room, grounded=bool(sources))
+            answer.timings["answer_mode"] = "generate"
             async for text in self._generate(messages, sources, answer, params, started):
                 yield {"type": "token", "text": text}
+            if sources and embed is not None:
+                replaced = await self._attribute(request.question, sources, answer, embed)
+                if replaced:
+                    yield {"type": "replace", "text": answer.text, "reason": "unsupported"}
+        elif sources and (best := _strongest(sources)) is not None:
+            # [chat] answer_mode = "quote": the documents' own words, no model call.
+            self._answer_with_quote(best, sources, answer)
+            answer.timings.update(first_token_ms=_ms(started), finish_reason="stop")
+            yield {"type": "token", "text": answer.text}
         else:
             answer.text = decline.message if decline else grounding.NOT_FOUND_ANSWER
             answer.timings.update(first_token_ms=_ms(started), finish_reason="stop")
@@ -127,19 +150,88 @@ class Assistant:
             timings=answer.timings,
             sources=answer.sources,
         )
+        extra = {"replaced": answer.replaced} if answer.replaced else {}
         yield {
             "type": "done",
             "result": {
+                **extra,
                 "answer": answer.text,
                 "grounded": answer.grounded,
                 "session_id": session_id,
                 "message_id": message_id,
                 "sources": answer.sources,
+                "claims": answer.claims,
                 "model": backend.model_id,
                 "adapter": backend.adapter,
                 "timings": answer.timings,
             },
         }
+
+    def _params(self, request: AskRequest, answer_room: int, grounded: bool) -> GenerationParams:
+        """Sampling for this answer: grounded answers get [chat]'s temperature (unless the
+        request chose one), its repetition penalty and stops at the prompt's own layout."""
+        asked = request.params
+        if not grounded:
+            return replace(asked, max_tokens=answer_room)
+        return replace(
+            asked,
+            max_tokens=answer_room,
+            temperature=asked.temperature if request.temperature_set else self.settings.temperature,
+            repeat_penalty=self.settings.repeat_penalty,
+            stop=[*asked.stop, *grounding.GROUNDED_STOPS],
+        )
+
+    async def _evidence(
+        self, question: str, sources: list[grounding.Source], embed: evidence.Embed
+    ) -> list[grounding.Source]:
+        """Sources with their quotes; with [chat] prompt = "chunks" the model still reads
+        whole chunks."""
+        found = await asyncio.to_thread(grounding.with_evidence, question, sources, embed)
+        if self.settings.prompt == "chunks":
+            found = [replace(s, prompt_text=None) for s in found]
+        return found
+
+    async def _attribute(
+        self,
+        question: str,
+        sources: list[grounding.Source],
+        answer: Answer,
+        embed: evidence.Embed,
+    ) -> bool:
+        """Match each sentence of the answer to the source sentence supporting it: `cited`
+        and the answer's `[n]` come from that match. In "auto" mode, an answer mostly
+        unsupported is replaced by the strongest quote (returns True then)."""
+        pool = [(s.n, x.text) for s in sources for x in evidence.split_sentences(s.text)]
+        claims = await asyncio.to_thread(evidence.support_claims, answer.text, pool, embed)
+        answer.claims = [_claim_dict(c) for c in claims]
+        supported = [c for c in claims if c.supported]
+        best = _strongest(sources)
+        if (
+            self.settings.answer_mode == "auto"
+            and claims
+            and len(supported) < MIN_SUPPORTED_SHARE * len(claims)
+            and best is not None
+            and best.quote["score"] >= self.settings.quote_min
+        ):
+            answer.replaced = {"answer": answer.text, "claims": answer.claims}
+            self._answer_with_quote(best, sources, answer)
+            answer.timings["fallback"] = "unsupported"
+            return True
+        cited = list(dict.fromkeys(c.n for c in supported))
+        answer.text = evidence.cite(answer.text, claims)
+        answer.sources = _source_list(sources, cited)
+        return False
+
+    @staticmethod
+    def _answer_with_quote(
+        best: grounding.Source, sources: list[grounding.Source], answer: Answer
+    ) -> None:
+        """The answer is the best quote, attributed; the quote is its one (supported) claim."""
+        quote = best.quote["text"]
+        answer.text = grounding.quote_answer(best)
+        answer.claims = [{"text": quote, "supported": True, "n": best.n, "quote": quote}]
+        answer.sources = _source_list(sources, [best.n])
+        answer.timings["answer_mode"] = "quote"
 
     def _session(self, request: AskRequest) -> tuple[str, list[Message], bool]:
         """(session id, earlier turns, answer from general knowledge?)"""
@@ -184,30 +276,41 @@ class Assistant:
         params: GenerationParams,
         started: float,
     ) -> AsyncIterator[str]:
-        """Stream the model's answer through the citation filter into `answer`."""
+        """Stream the model's answer through the citation filter into `answer`; an answer
+        that starts to loop is stopped there and cut back (`finish_reason: "repetition"`)."""
         citations = CitationFilter({s.n for s in sources}) if sources else None
         parts: list[str] = []
         final = None
-        async for chunk in self.runtime.stream(messages, params):
-            if chunk.finish_reason:
-                final = chunk
-                continue
-            text = citations.feed(chunk.text) if citations else chunk.text
-            if text:
-                answer.timings.setdefault("first_token_ms", _ms(started))
-                parts.append(text)
-                yield text
+        looped = False
+        stream = self.runtime.stream(messages, params)
+        try:
+            async for chunk in stream:
+                if chunk.finish_reason:
+                    final = chunk
+                    continue
+                text = citations.feed(chunk.text) if citations else chunk.text
+                if text:
+                    answer.timings.setdefault("first_token_ms", _ms(started))
+                    parts.append(text)
+                    yield text
+                    if text[-1:].isspace() or text[-1:] in ".!?|":
+                        looped = cut_loop("".join(parts))[1]
+                        if looped:
+                            break
+        finally:
+            await stream.aclose()  # a loop, or a client gone: the model stops at once
         if citations and (rest := citations.flush()):
             parts.append(rest)
             yield rest
-        answer.text = "".join(parts).strip()
+        answer.text, _ = cut_loop("".join(parts).strip())
         cited = citations.cited if citations else []
         answer.sources = _source_list(sources, cited)
         answer.timings.setdefault("first_token_ms", _ms(started))
+        finish = "repetition" if looped else (final.finish_reason if final else "cancelled")
         answer.timings.update(
             prompt_tokens=final.prompt_tokens if final else 0,
             completion_tokens=final.completion_tokens if final else 0,
-            finish_reason=final.finish_reason if final else "cancelled",
+            finish_reason=finish,
         )
 
 
@@ -221,3 +324,14 @@ def _source_list(sources: list[grounding.Source], cited: list[int]) -> list[dict
 
 def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 1)
+
+
+def _strongest(sources: list[grounding.Source]) -> grounding.Source | None:
+    """The source whose quote scores best (None when no source has a quote)."""
+    quoted = [s for s in sources if s.quote is not None]
+    return max(quoted, key=lambda s: s.quote["score"], default=None)
+
+
+def _claim_dict(claim: evidence.Claim) -> dict:
+    """One entry of an answer's `claims`."""
+    return {"text": claim.text, "supported": claim.supported, "n": claim.n, "quote": claim.quote}

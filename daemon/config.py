@@ -111,6 +111,24 @@ class ChatSettings:
     max_sources: int = 6
     # A TOML file of topics to decline (see README, "Guardrails"); empty for none.
     guardrails: str = ""
+    # What the model reads of each source: "evidence" (the sentences that answer the
+    # question with their neighbours, under the heading trail) or "chunks" (whole chunks,
+    # as before). Measured in bench/answers.py (README).
+    prompt: str = "evidence"
+    # "auto": the model answers, and an answer the sources do not support is replaced by
+    # the best quote when that quote is strong (quote_min); "generate": the model's answer
+    # as it is; "quote": the best quote with its citation and no model call.
+    answer_mode: str = "auto"
+    # A quote this relevant to the question (evidence score: half cosine, half keyword
+    # overlap) is strong enough to answer with.
+    quote_min: float = 0.55
+    # Sampling for grounded answers when the request names none (general chat uses
+    # [model] temperature): low, since the answer should repeat what the sources say.
+    temperature: float = 0.1
+    # Longest grounded answer, in tokens: answers, not essays.
+    max_tokens: int = 160
+    # llama.cpp's repeat_penalty (Ollama's too) for grounded answers; 1.0 = none.
+    repeat_penalty: float = 1.15
 
 
 @dataclass(frozen=True)
@@ -230,6 +248,15 @@ CHECKS: dict[str, tuple[Any, str]] = {
     "search.mmr_lambda": (lambda v: 0 <= v <= 1, "a number between 0 and 1"),
     "chat.min_score": (lambda v: -1 <= v <= 1, "a cosine similarity between -1 and 1"),
     "chat.max_sources": (lambda v: 1 <= v <= 50, "an integer between 1 and 50"),
+    "chat.prompt": (lambda v: v in {"evidence", "chunks"}, "'evidence' or 'chunks'"),
+    "chat.answer_mode": (
+        lambda v: v in {"auto", "generate", "quote"},
+        "'auto', 'generate' or 'quote'",
+    ),
+    "chat.quote_min": (lambda v: 0 <= v <= 1, "a score between 0 and 1"),
+    "chat.temperature": (lambda v: 0 <= v <= 2, "a number between 0 and 2"),
+    "chat.max_tokens": (lambda v: v >= 1, "a positive integer"),
+    "chat.repeat_penalty": (lambda v: 0.5 <= v <= 2, "a number between 0.5 and 2"),
     "train.min_new_examples": (lambda v: v >= 0, "0 or a positive integer"),
     "train.steps": (lambda v: v >= 1, "a positive integer"),
     "train.batch_size": (lambda v: v >= 1, "a positive integer"),

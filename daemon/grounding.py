@@ -4,9 +4,13 @@ conversation and the question are fitted into the model's context."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
+from cove.daemon import evidence
 from cove.daemon.runtime import ContextOverflowError, Message
+from cove.index.loaders import is_plain_text
+from cove.index.loaders.blocks import split_lines
 from cove.index.search import SearchHit
 
 GROUNDED_SYSTEM_PROMPT = (
@@ -28,6 +32,9 @@ NOT_FOUND_ANSWER = (
 MAX_SOURCE_CHARS = 4000
 # Text of a source shown in the source list.
 SNIPPET_CHARS = 240
+# A grounded answer ends where the model starts copying the prompt's own layout: a source
+# header ("\n[2] notes.md > Heating"), the sources block or the question line.
+GROUNDED_STOPS = ["\n[", "\nSources:", "\nQuestion:"]
 
 CountTokens = Callable[[list[Message]], int]
 
@@ -44,6 +51,10 @@ class Source:
     line_end: int | None
     text: str
     score: float
+    # The sentence(s) that answer the question: {"text", "line_start", "line_end", "score"}.
+    quote: dict | None = None
+    # What the model reads of this source, when not the whole text (the evidence window).
+    prompt_text: str | None = None
 
     def location(self) -> str:
         """Where in the file: "page 3", "lines 10-24" or ""."""
@@ -67,7 +78,14 @@ class Source:
             "line_end": self.line_end,
             "snippet": snippet,
             "cited": cited,
+            "quote": self.quote_dict(),
         }
+
+    def quote_dict(self) -> dict | None:
+        """The `quote` of an answer's source: text and lines (the score stays inside)."""
+        if self.quote is None:
+            return None
+        return {k: self.quote[k] for k in ("text", "line_start", "line_end")}
 
 
 def relevant_sources(hits: Sequence[SearchHit], min_score: float, limit: int) -> list[Source]:
@@ -125,6 +143,12 @@ def source_block(sources: Sequence[Source]) -> str:
     parts = []
     for source in sources:
         where = " > ".join(source.heading)
+        if source.prompt_text is not None:
+            # Evidence: the file's name and the heading trail are context enough; a long path
+            # and line numbers are what a small model copied back into its answers.
+            label = " > ".join(p for p in (Path(source.path).name, where) if p)
+            parts.append(f"[{source.n}] {label}\n{source.prompt_text.strip()}")
+            continue
         label = " | ".join(p for p in (source.path, where, source.location()) if p)
         parts.append(f"[{source.n}] {label}\n{source.text.strip()}")
     return "\n\n".join(parts)
@@ -204,3 +228,53 @@ def recent_turns(
     while start < len(turns) and turns[start]["role"] != "user":
         start += 1
     return turns[start:] + tail
+
+
+def quote_answer(source: Source) -> str:
+    """An answer made of the source's own words, attributed: no model involved."""
+    assert source.quote is not None
+    return f'{Path(source.path).name} says: "{source.quote["text"]}" [{source.n}]'
+
+
+def with_evidence(
+    question: str, sources: Sequence[Source], embed: evidence.Embed, neighbours: int = 1
+) -> list[Source]:
+    """`sources` with their quote (the sentences that answer `question`, with exact lines)
+    and the evidence window the prompt holds instead of the whole chunk.
+
+    Every sentence of every source is scored in one embedding call.
+    """
+    split = [evidence.split_sentences(s.text) for s in sources]
+    scores = evidence.score_sentences(question, [x.text for xs in split for x in xs], embed)
+    result, offset = [], 0
+    for source, sentences in zip(sources, split, strict=True):
+        mine, offset = scores[offset : offset + len(sentences)], offset + len(sentences)
+        quote = evidence.quote_from_scores(source.text, sentences, mine)
+        if quote is None:
+            result.append(source)
+            continue
+        first, last = _quote_lines(source, quote)
+        found = {"text": quote.text, "line_start": first, "line_end": last}
+        result.append(
+            replace(
+                source,
+                quote={**found, "score": round(quote.score, 4)},
+                prompt_text=evidence.evidence_window(source.text, quote, neighbours),
+            )
+        )
+    return result
+
+
+def _quote_lines(source: Source, quote: evidence.Quote) -> tuple[int | None, int | None]:
+    """The quote's lines in the file itself where the file is plain text; else counted in
+    the chunk (the loader's extracted text, which `GET /api/files` serves)."""
+    counted = evidence.quote_lines(source.text, source.line_start, quote)
+    if source.line_start is None or source.line_end is None or not is_plain_text(source.path):
+        return counted
+    try:
+        with open(source.path, encoding="utf-8", errors="replace") as handle:
+            lines = split_lines(handle.read())
+    except OSError:
+        return counted
+    window = lines[source.line_start - 1 : source.line_end]
+    return evidence.locate_in_lines(window, source.line_start, quote.text) or counted

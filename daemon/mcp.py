@@ -90,6 +90,19 @@ class FolderList(BaseModel):
     folders: list[Folder]
 
 
+class Quote(BaseModel):
+    text: str
+    line_start: int | None
+    line_end: int | None
+
+
+class Claim(BaseModel):
+    text: str = Field(description="A sentence of the answer.")
+    supported: bool = Field(description="Whether a source sentence supports it.")
+    n: int | None = Field(description="The source that supports it.")
+    quote: str | None = Field(description="The supporting sentence.")
+
+
 class AnswerSource(BaseModel):
     n: int = Field(description="The number the answer cites as [n].")
     path: str
@@ -100,6 +113,9 @@ class AnswerSource(BaseModel):
     location: str
     snippet: str
     cited: bool = Field(description="Whether the answer cites this source.")
+    quote: Quote | None = Field(
+        None, description="The sentence(s) of this source that answer the question."
+    )
 
 
 class Answer(BaseModel):
@@ -109,6 +125,9 @@ class Answer(BaseModel):
     session_id: str
     message_id: str = Field(description="For `cove feedback MESSAGE_ID up|down`.")
     model: str | None
+    claims: list[Claim] = Field(
+        default_factory=list, description="The answer's sentences and their support."
+    )
 
 
 # --- reaching the daemon --------------------------------------------------------------
@@ -396,7 +415,8 @@ def render_answer(answer: Answer) -> str:
         text += "\n\n(general knowledge, not from the user's documents)"
     if answer.sources:
         lines = [
-            f"[{s.n}] {describe(s.path, s.location, s.heading)}\n    {' '.join(s.snippet.split())}"
+            f"[{s.n}] {describe(s.path, s.location, s.heading)}\n    "
+            + (f'"{s.quote.text}"' if s.quote else " ".join(s.snippet.split()))
             for s in answer.sources
         ]
         text += "\n\nSources:\n" + "\n".join(lines)

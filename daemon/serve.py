@@ -163,7 +163,15 @@ def load_state(config: Config, guard: NetworkGuard):
         except ConfigError as exc:
             raise DaemonStartError(str(exc)) from exc
         log.info("guardrails: %d declined topics", len(guardrails.topics))
-    assistant = Assistant(db, runtime, retriever, config.chat, config.model.max_tokens, guardrails)
+    assistant = Assistant(
+        db,
+        runtime,
+        retriever,
+        config.chat,
+        config.model.max_tokens,
+        guardrails,
+        embed=embedder.embed,
+    )
     return DaemonState(
         config=config,
         db=db,

@@ -21,8 +21,10 @@ from cove.index.document import Block, Document
 
 CountTokens = Callable[[str], int]
 
-# Split points, coarsest first; a piece ends where a boundary match ends.
-_SENTENCE = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|[。！？]+\s*|\n\s*\n")
+# Split points, coarsest first; a piece ends where a boundary match ends. SENTENCE_END is
+# also where the daemon's evidence quoting splits sentences.
+SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|[。！？]+\s*|\n\s*\n")
+_SENTENCE = SENTENCE_END
 _LINE = re.compile(r"\n")
 _WORD = re.compile(r"\s+")
 _LEVELS: dict[str, tuple[re.Pattern[str], ...]] = {

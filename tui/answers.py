@@ -34,6 +34,8 @@ class Turn:
     timings: dict = field(default_factory=dict)
     feedback: dict | None = None
     error: str = ""
+    # The answer's sentences and whether a source supports each (`claims` of the result).
+    claims: list[dict] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -56,6 +58,15 @@ class Turn:
         self.grounded = bool(result.get("grounded"))
         self.sources = list(result.get("sources") or [])
         self.timings = dict(result.get("timings") or {})
+        self.claims = list(result.get("claims") or [])
+
+
+def unsupported_line(turn: Turn) -> str:
+    """The answer's sentences no source supports, shown dimmed under it ("" for none)."""
+    unsupported = [c["text"] for c in turn.claims if not c.get("supported")]
+    if not unsupported:
+        return ""
+    return "Not supported by your sources: " + " · ".join(unsupported)
 
 
 def badge(turn: Turn) -> str:

@@ -65,6 +65,7 @@ class DaemonState:
                 self.retriever,
                 self.config.chat,
                 self.config.model.max_tokens,
+                embed=self.embedder.embed,
             )
         return self.assistant
 

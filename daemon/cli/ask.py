@@ -77,15 +77,21 @@ def _stream_answer(
     client: CoveClient, question: str, session_id: str | None, options: dict
 ) -> dict:
     result: dict = {}
+    replaced = None
     for event, data in client.ask_stream(question, session_id=session_id, **options):
         if event == "token":
             sys.stdout.write(data["text"])
             sys.stdout.flush()
         elif event == "done":
             result = data
+        elif event == "replace":
+            replaced = data["text"]
         elif event == "error":
             raise CommandError(data.get("error", {}).get("message", str(data)))
     sys.stdout.write("\n")
+    if replaced is not None:
+        info("(that answer was not supported by your documents; what they say instead:)")
+        sys.stdout.write(replaced + "\n")
     if result.get("sources"):
         sys.stdout.write(format_sources(result["sources"]))
     if result and not result.get("grounded"):
@@ -106,7 +112,11 @@ def format_sources(sources: list[dict]) -> str:
         lines.append(f"  [{source['n']}] {source['path']}{mark}")
         if where.strip():
             lines.append(f"      {where.strip()}")
-        lines.append(f"      {source['snippet']}")
+        quote = source.get("quote")
+        if quote:
+            lines.append(f'      "{quote["text"]}"{_lines(quote)}')
+        else:
+            lines.append(f"      {source['snippet']}")
     return "\n".join(lines) + "\n"
 
 
@@ -127,3 +137,11 @@ def _interactive(client: CoveClient, session_id: str | None, options: dict) -> N
 
 def register(group: click.Group) -> None:
     group.add_command(ask)
+
+
+def _lines(quote: dict) -> str:
+    """ " (line 12)" or " (lines 12-13)" after a quote, or nothing without lines."""
+    first, last = quote.get("line_start"), quote.get("line_end")
+    if first is None:
+        return ""
+    return f" (line {first})" if first == last else f" (lines {first}-{last})"

@@ -22,6 +22,8 @@ class GenerationParams:
     stop: list[str] = field(default_factory=list)
     # Constrain the answer to JSON: a JSON schema it must match, or {} for any JSON object.
     json_schema: dict | None = None
+    # Penalty on tokens already in the context (llama.cpp, Ollama); 1.0 = none.
+    repeat_penalty: float = 1.0
 
 
 @dataclass

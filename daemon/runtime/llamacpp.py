@@ -177,6 +177,7 @@ class LlamaCppBackend:
             top_p=params.top_p,
             seed=params.seed,
             stop=stop + params.stop,
+            repeat_penalty=params.repeat_penalty,
             grammar=grammar,
             stream=True,
         )

@@ -79,6 +79,8 @@ class OllamaBackend:
         }
         if params.seed is not None:
             options["seed"] = params.seed
+        if params.repeat_penalty != 1.0:
+            options["repeat_penalty"] = params.repeat_penalty
         if params.stop:
             options["stop"] = params.stop
         try:

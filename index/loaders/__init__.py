@@ -50,7 +50,14 @@ _LOADERS: dict[str, tuple[str, str]] = {
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_LOADERS)
 """Lower-case suffixes, with the dot, that `load_document` reads."""
 
-__all__ = ["SUPPORTED_SUFFIXES", "load_document"]
+__all__ = ["SUPPORTED_SUFFIXES", "is_plain_text", "load_document"]
+
+
+def is_plain_text(path: Path) -> bool:
+    """Whether the file is read as it is (its lines are the lines Cove cites), not parsed
+    out of a container format (PDF, HTML, Office, EPUB)."""
+    entry = _LOADERS.get(Path(path).suffix.lower())
+    return entry is not None and entry[0] == "text"
 
 
 def load_document(path: Path, max_bytes: int) -> Document:

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from cove.daemon.evidence import strip_citations
 from cove.daemon.grounding import NOT_FOUND_ANSWER
 from tests.support.daemon import start_daemon
 from tests.support.generation import sampling, sampling_args
@@ -117,7 +118,13 @@ def test_the_streamed_answer_is_the_stored_answer(daemon):
         events = list(client.ask_stream("How often is the chain oiled?", **GREEDY))
     tokens = "".join(data["text"] for event, data in events if event == "token")
     done = [data for event, data in events if event == "done"][0]
-    assert tokens.strip() == done["answer"]
+    replaced = [data["text"] for event, data in events if event == "replace"]
+    # The stored answer is the streamed one with the citations its claims earned, or the
+    # quote that replaced it (announced by a `replace` event).
+    if replaced:
+        assert replaced == [done["answer"]] and done["timings"]["answer_mode"] == "quote"
+    else:
+        assert strip_citations(tokens) == strip_citations(done["answer"])
     assert done["sources"][0]["path"].endswith("bikes.md")
 
 
@@ -157,3 +164,85 @@ def test_a_huge_history_is_trimmed_and_never_an_error(daemon):
         answer = client.request("POST", "/v1/chat/completions", json=body)
     assert answer["sources"][0]["path"].endswith("skerry.md")
     assert answer["usage"]["prompt_tokens"] + 24 <= CONTEXT
+
+
+def skerry_lines(daemon, quote: dict) -> str:
+    """The lines of skerry.md a quote names, as the file holds them."""
+    lines = (daemon.home.parent / "docs" / "skerry.md").read_text().split("\n")
+    return " ".join(" ".join(lines[quote["line_start"] - 1 : quote["line_end"]]).split())
+
+
+def test_each_source_quotes_the_sentences_that_answer_with_their_lines(daemon):
+    result = ask(daemon, "When did the last keeper leave the island?")
+    top = result["sources"][0]
+    assert top["path"].endswith("skerry.md")
+    quote = top["quote"]
+    assert "Tomas Reid, left the island in 1991" in quote["text"]
+    assert quote["text"] in skerry_lines(daemon, quote)  # the lines hold the quote
+    assert quote["line_start"] == quote["line_end"] == 7
+    for claim in result["claims"]:  # every claim is reported, supported or not
+        assert set(claim) == {"text", "supported", "n", "quote"}
+        assert claim["n"] is None or claim["quote"] is not None
+
+
+def test_search_results_carry_a_query_biased_snippet(daemon):
+    with daemon.client() as client:
+        hits = client.search("when did the keeper leave", k=3)["results"]
+    assert hits[0]["snippet"].startswith("The last keeper, Tomas Reid, left the island")
+
+
+def pipeline(daemon, question: str, forced: str, **extra) -> dict:
+    """The `cove` model answering `question` with the model forced (by a grammar) to write
+    exactly `forced`, whatever it would have said."""
+    schema = {"type": "string", "enum": [forced]}
+    body = {
+        "model": "cove",
+        "messages": [{"role": "user", "content": question}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": schema}},
+        **GREEDY,
+        **extra,
+    }
+    with daemon.client() as client:
+        return client.request("POST", "/v1/chat/completions", json=body)
+
+
+def test_an_invented_answer_is_unsupported_and_the_quote_answers_instead(daemon):
+    done = pipeline(daemon, "Who built the lighthouse on Skerry Island?", "It is painted purple.")
+    cove = done["cove"]
+    invented = cove["replaced"]  # what the model wrote, and why it was not kept
+    assert invented["answer"] == '"It is painted purple."'
+    assert [c["supported"] for c in invented["claims"]] == [False]
+    # The answer is the documents' own sentence, attributed, and says so.
+    answer = done["choices"][0]["message"]["content"]
+    assert answer.startswith('skerry.md says: "The lighthouse on Skerry Island was built by')
+    assert answer.endswith("[1]") and done["sources"][0]["cited"] is True
+    assert cove["timings"]["answer_mode"] == "quote"
+    assert cove["timings"]["fallback"] == "unsupported"
+    assert cove["claims"] == [
+        {
+            "text": done["sources"][0]["quote"]["text"],
+            "supported": True,
+            "n": 1,
+            "quote": done["sources"][0]["quote"]["text"],
+        }
+    ]
+
+
+def test_a_supported_answer_is_kept_and_cited_by_its_claims(daemon):
+    copied = "The last keeper, Tomas Reid, left the island in 1991."
+    done = pipeline(daemon, "When did the last keeper leave the island?", copied)
+    assert "replaced" not in done["cove"]
+    assert done["cove"]["claims"][0]["supported"] is True
+    n = done["cove"]["claims"][0]["n"]
+    assert done["choices"][0]["message"]["content"].endswith(f'[{n}]."')
+    cited = [s for s in done["sources"] if s["cited"]]
+    assert [s["n"] for s in cited] == [n] and cited[0]["path"].endswith("skerry.md")
+
+
+def test_an_answer_that_loops_is_cut_and_reported(daemon):
+    loop = "Ada Quill built it. " * 8
+    done = pipeline(daemon, "Who built the lighthouse on Skerry Island?", loop.strip())
+    cove = done["cove"]
+    assert cove["timings"]["finish_reason"] == "repetition"
+    assert done["choices"][0]["finish_reason"] == "repetition"
+    assert strip_citations(done["choices"][0]["message"]["content"]).count("Ada Quill") == 1

@@ -40,16 +40,21 @@ class SnippetScreen(ModalScreen[bool]):
                 classes="path",
                 markup=False,
             )
+            quote = self.source.get("quote")
+            if quote:
+                yield Label(f"“{quote['text']}”", id="snippet-quote", markup=False)
             with VerticalScroll(id="snippet-body"):
                 yield Static(self._content(), id="snippet-text")
             yield Label("Escape closes · o opens the file in $EDITOR", classes="hint")
 
     def _content(self) -> Syntax | str:
+        quote = self.source.get("quote") or {}
         if self.doc is None:
-            return self.source.get("snippet", "")
+            return quote.get("text") or self.source.get("snippet", "")
         start = self.doc["start_line"]
-        first = self.source.get("line_start") or start
-        last = self.source.get("line_end") or first
+        # The quote's lines stand out where the answer has one; else the source's.
+        first = quote.get("line_start") or self.source.get("line_start") or start
+        last = quote.get("line_end") or self.source.get("line_end") or first
         return Syntax(
             self.doc["text"].rstrip("\n"),
             Syntax.guess_lexer(self.source["path"], self.doc["text"]),

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-from cove.tui.answers import Turn, badge, meta_line
+from cove.tui.answers import Turn, badge, meta_line, unsupported_line
 
 KINDS = ("streaming", "stopped", "failed", "declined", "general", "unknown", "grounded")
 
@@ -87,6 +87,7 @@ class TurnView(Vertical, can_focus=True):
         yield Static(f"You: {self.turn.question}", classes="question", markup=False)
         yield Static("", classes="badge", markup=False)
         yield Markdown(self.turn.answer, classes="answer")
+        yield Static("", classes="unsupported", markup=False)
         yield Static("", classes="meta", markup=False)
 
     def on_mount(self) -> None:
@@ -111,6 +112,10 @@ class TurnView(Vertical, can_focus=True):
         badge_widget = self.query_one(".badge", Static)
         badge_widget.update(text)
         badge_widget.display = bool(text)
+        unsupported = unsupported_line(self.turn)
+        unsupported_widget = self.query_one(".unsupported", Static)
+        unsupported_widget.update(unsupported)
+        unsupported_widget.display = bool(unsupported)
         meta = meta_line(self.turn)
         if self.turn.state == "streaming":
             meta = "answering… (Esc stops)"

@@ -35,6 +35,7 @@ class AskBody(BaseModel):
             params=GenerationParams(
                 max_tokens=self.max_tokens, temperature=temperature, seed=self.seed
             ),
+            temperature_set=self.temperature is not None,
         )
 
 
@@ -69,6 +70,8 @@ async def _sse(events: AsyncIterator[dict]) -> AsyncIterator[str]:
                 yield sse_data({"text": event["text"]}, event="token")
             elif event["type"] == "session":
                 yield sse_data({"session_id": event["session_id"]}, event="session")
+            elif event["type"] == "replace":
+                yield sse_data({"text": event["text"], "reason": event["reason"]}, event="replace")
             else:
                 yield sse_data(event["result"], event="done")
     except RuntimeErrorBase as exc:

@@ -224,7 +224,17 @@ async def _pipeline_response(
     )
     response["sources"] = result["sources"]
     response["cove"] = {
-        k: result[k] for k in ("grounded", "session_id", "message_id", "adapter", "timings")
+        k: result[k]
+        for k in (
+            "grounded",
+            "session_id",
+            "message_id",
+            "adapter",
+            "timings",
+            "claims",
+            "replaced",
+        )
+        if k in result
     }
     return response
 
@@ -278,8 +288,8 @@ async def _stream_pipeline(
     yield _chunk(model, completion_id, created, {"role": "assistant", "content": ""})
     try:
         async for event in events:
-            if event["type"] == "session":
-                continue
+            if event["type"] in ("session", "replace"):
+                continue  # the final answer travels in `done` (the non-streamed response)
             if event["type"] == "token":
                 yield _chunk(model, completion_id, created, {"content": event["text"]})
                 continue
@@ -293,6 +303,10 @@ async def _stream_pipeline(
                     "id": completion_id,
                     "object": "cove.sources",
                     "sources": result["sources"],
+                    # The final answer: with its citations from claim matching, or a quote
+                    # that replaced an unsupported answer; and its claims.
+                    "answer": result["answer"],
+                    "claims": result["claims"],
                     "grounded": result["grounded"],
                     "session_id": result["session_id"],
                     "message_id": result["message_id"],

@@ -7,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from cove.daemon.api.state import DaemonState
+from cove.daemon.evidence import keyword_snippet
 
 router = APIRouter(prefix="/api", tags=["search"])
 
@@ -27,6 +28,9 @@ async def search(body: SearchBody, request: Request) -> dict:
     hits, timings = await run_in_threadpool(state.retriever.search, body.query, **overrides)
     return {
         "query": body.query,
-        "results": [hit.as_dict(rank) for rank, hit in enumerate(hits, start=1)],
+        "results": [
+            {**hit.as_dict(rank), "snippet": keyword_snippet(body.query, hit.text)}
+            for rank, hit in enumerate(hits, start=1)
+        ],
         "timings": timings,
     }

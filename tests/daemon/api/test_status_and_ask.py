@@ -22,6 +22,7 @@ ASK_KEYS = {
     "session_id",
     "message_id",
     "sources",
+    "claims",
     "model",
     "adapter",
     "timings",

@@ -55,6 +55,7 @@ def test_ask_json_after_the_question(daemon):
         "session_id",
         "message_id",
         "sources",
+        "claims",
         "model",
         "adapter",
         "timings",
