@@ -202,7 +202,9 @@ class Assistant:
         and the answer's `[n]` come from that match. In "auto" mode, an answer mostly
         unsupported is replaced by the strongest quote (returns True then)."""
         pool = [(s.n, x.text) for s in sources for x in evidence.split_sentences(s.text)]
-        claims = await asyncio.to_thread(evidence.support_claims, answer.text, pool, embed)
+        claims = await asyncio.to_thread(
+            evidence.support_claims, answer.text, pool, embed, question=question
+        )
         answer.claims = [_claim_dict(c) for c in claims]
         supported = [c for c in claims if c.supported]
         best = _strongest(sources)
@@ -229,7 +231,9 @@ class Assistant:
         """The answer is the best quote, attributed; the quote is its one (supported) claim."""
         quote = best.quote["text"]
         answer.text = grounding.quote_answer(best)
-        answer.claims = [{"text": quote, "supported": True, "n": best.n, "quote": quote}]
+        answer.claims = [
+            {"text": quote, "supported": True, "n": best.n, "quote": quote, "score": 1.0}
+        ]
         answer.sources = _source_list(sources, [best.n])
         answer.timings["answer_mode"] = "quote"
 
@@ -334,4 +338,10 @@ def _strongest(sources: list[grounding.Source]) -> grounding.Source | None:
 
 def _claim_dict(claim: evidence.Claim) -> dict:
     """One entry of an answer's `claims`."""
-    return {"text": claim.text, "supported": claim.supported, "n": claim.n, "quote": claim.quote}
+    return {
+        "text": claim.text,
+        "supported": claim.supported,
+        "n": claim.n,
+        "quote": claim.quote,
+        "score": round(claim.score, 4),
+    }

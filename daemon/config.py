@@ -121,7 +121,7 @@ class ChatSettings:
     answer_mode: str = "auto"
     # A quote this relevant to the question (evidence score: half cosine, half keyword
     # overlap) is strong enough to answer with.
-    quote_min: float = 0.55
+    quote_min: float = 0.4
     # Sampling for grounded answers when the request names none (general chat uses
     # [model] temperature): low, since the answer should repeat what the sources say.
     temperature: float = 0.1

@@ -237,7 +237,7 @@ def quote_answer(source: Source) -> str:
 
 
 def with_evidence(
-    question: str, sources: Sequence[Source], embed: evidence.Embed, neighbours: int = 1
+    question: str, sources: Sequence[Source], embed: evidence.Embed, neighbours: int = 0
 ) -> list[Source]:
     """`sources` with their quote (the sentences that answer `question`, with exact lines)
     and the evidence window the prompt holds instead of the whole chunk.

@@ -38,8 +38,9 @@ def search(cli: CliContext, query: str, k: int | None, as_json: bool) -> None:
             where += f":{hit['line_start']}-{hit['line_end']}"
         heading = " > ".join(hit["heading"])
         click.echo(f"{hit['rank']}. {where}" + (f"  [{heading}]" if heading else ""))
-        snippet = " ".join(hit["text"].split())
-        click.echo(f"   {snippet[:200]}{'…' if len(snippet) > 200 else ''}")
+        # The sentence that matches the query best (an older daemon sends none).
+        snippet = hit.get("snippet") or " ".join(hit["text"].split())
+        click.echo(f"   {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
 
 
 def register(group: click.Group) -> None:

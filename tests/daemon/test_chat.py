@@ -181,7 +181,7 @@ def test_each_source_quotes_the_sentences_that_answer_with_their_lines(daemon):
     assert quote["text"] in skerry_lines(daemon, quote)  # the lines hold the quote
     assert quote["line_start"] == quote["line_end"] == 7
     for claim in result["claims"]:  # every claim is reported, supported or not
-        assert set(claim) == {"text", "supported", "n", "quote"}
+        assert set(claim) == {"text", "supported", "n", "quote", "score"}
         assert claim["n"] is None or claim["quote"] is not None
 
 
@@ -224,6 +224,7 @@ def test_an_invented_answer_is_unsupported_and_the_quote_answers_instead(daemon)
             "supported": True,
             "n": 1,
             "quote": done["sources"][0]["quote"]["text"],
+            "score": 1.0,
         }
     ]
 

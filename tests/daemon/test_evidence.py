@@ -8,6 +8,7 @@ import pytest
 from cove.daemon.evidence import (
     Quote,
     best_quote,
+    cite,
     evidence_window,
     locate_in_lines,
     quote_lines,
@@ -76,14 +77,14 @@ def test_a_very_long_sentence_is_split_at_its_line_breaks():
 
 
 def test_the_best_quote_is_the_sentence_that_states_the_fact(embed):
-    quote = best_quote("What does fault code E47 mean?", BOILER, embed)
+    quote = best_quote("What does fault code E47 mean?", BOILER, embed, max_sentences=1)
     assert quote is not None
     assert quote.text == E47
     assert BOILER[quote.start : quote.end] == E47
     assert quote.score > 0.5
 
 
-def test_the_next_sentence_joins_the_quote_when_it_continues_the_answer(embed):
+def test_the_next_sentence_joins_the_quote_while_it_stays_short(embed):
     chunk = (
         "The boiler has a display on the front. "
         "To reset the boiler, hold the reset button for five seconds. "
@@ -91,7 +92,8 @@ def test_the_next_sentence_joins_the_quote_when_it_continues_the_answer(embed):
         "Spare parts are listed on page 12."
     )
     question = "How do I reset the boiler?"
-    quote = best_quote(question, chunk, embed)
+    # two sentences at most; the full stop keeps the display's sentence out
+    quote = best_quote(question, chunk, embed, max_sentences=2)
     assert quote is not None
     assert quote.text == (
         "To reset the boiler, hold the reset button for five seconds. "
@@ -102,6 +104,16 @@ def test_the_next_sentence_joins_the_quote_when_it_continues_the_answer(embed):
         one is not None
         and one.text == "To reset the boiler, hold the reset button for five seconds."
     )
+
+
+def test_a_term_named_just_before_its_description_joins_the_quote(embed):
+    chunk = (
+        "Options\n\n-Fc\n\nOutput a custom-format archive suitable for input into "
+        "pg_restore.\n\n-Fd\n\nOutput a directory-format archive."
+    )
+    quote = best_quote("Which switch makes a custom-format archive?", chunk, embed, 1)
+    assert quote is not None
+    assert quote.text == "-Fc Output a custom-format archive suitable for input into pg_restore."
 
 
 def test_a_chunk_without_sentences_has_no_quote(embed):
@@ -180,3 +192,22 @@ def test_without_evidence_every_claim_is_unsupported(embed):
 
 def test_sentences_that_claim_nothing_are_skipped(embed):
     assert support_claims("Sure. Okay!", EVIDENCE, embed) == []
+
+
+def test_what_the_question_already_says_supports_nothing(embed):
+    question = "What does fault code E47 mean?"
+    wrong, right = support_claims(
+        "Fault code E47 means the burner flame went out. It means the pressure is below 0.5 bar.",
+        EVIDENCE,
+        embed,
+        question=question,
+    )
+    # "fault code E47 means" comes from the question: only "burner flame went out" is claimed
+    assert not wrong.supported
+    assert right.supported and right.n == 1
+
+
+def test_the_answers_sentences_get_the_markers_their_claims_earned(embed):
+    answer = f"{E47} [2] The boiler is painted purple [1]."
+    claims = support_claims(answer, EVIDENCE, embed)
+    assert cite(answer, claims) == f"{E47[:-1]} [1]. The boiler is painted purple."

@@ -18,6 +18,7 @@ from cove.tui.answers import (
     snippet_range,
     source_label,
     turns_from_messages,
+    unsupported_line,
 )
 from cove.tui.keys import key_label, key_sections
 from cove.tui.training import NOT_SET_UP, Run, TrainingState, duration, fetch_training_state, when
@@ -309,3 +310,19 @@ def test_readme_documents_every_key() -> None:
         if (keys.replace("|", "\\|"), action) not in documented
     ]
     assert not missing, missing
+
+
+def test_sentences_no_source_supports_are_listed_under_the_answer():
+    turn = Turn(question="q", state="done")
+    turn.finish(
+        {
+            "answer": "It is 8 kB [1]. It is blue.",
+            "claims": [
+                {"text": "It is 8 kB.", "supported": True, "n": 1, "quote": "8 kB pages"},
+                {"text": "It is blue.", "supported": False, "n": None, "quote": None},
+            ],
+        }
+    )
+    assert unsupported_line(turn) == "Not supported by your sources: It is blue."
+    turn.claims = turn.claims[:1]
+    assert unsupported_line(turn) == ""
