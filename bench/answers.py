@@ -24,11 +24,11 @@ restarted on the same index: nothing is re-embedded):
     quote   answer_mode = "quote": the best evidence sentence(s), attributed, no model
 
 The quote rules and the support threshold were tuned on questions 1-40 only; questions 41
-on are reported apart as held out. Reported for each: accuracy (an accepted answer occurs in the answer, case and spacing
-ignored), supported-claim rate (claims the daemon found support for, of all claims),
-citation precision (cited sources that are the question's page, of all cited sources),
-answers cut by repetition and answers that ran to the token limit, prompt tokens, and
-p50/p95 first-token and total time from the daemon's own timings.
+on are reported apart as held out. Reported for each: accuracy (an accepted answer occurs
+in the answer, case and spacing ignored), supported-claim rate (claims the daemon found
+support for, of all claims), citation precision (cited sources that are the question's
+page, of all cited sources), answers cut by repetition and answers that ran to the token
+limit, prompt tokens, and p50/p95 first-token and total time from the daemon's own timings.
 
 Writes bench/answers.json. Usage:
     python bench/answers.py [--limit N] [--extra-pages 60] [--home DIR]

@@ -27,6 +27,9 @@ from cove.index import manifest
 # In "auto" mode a generated answer is replaced by the best quote when fewer than this
 # share of its claims are supported by the sources (and the quote is strong).
 MIN_SUPPORTED_SHARE = 0.5
+# Loops are looked for in this much of the answer's end as it streams: three copies of the
+# longest unit the detector knows fit in it.
+LOOP_TAIL_CHARS = 3000
 
 
 @dataclass(frozen=True)
@@ -297,16 +300,17 @@ class Assistant:
                     answer.timings.setdefault("first_token_ms", _ms(started))
                     parts.append(text)
                     yield text
-                    if text[-1:].isspace() or text[-1:] in ".!?|":
-                        looped = cut_loop("".join(parts))[1]
-                        if looped:
-                            break
+                    # Tokens arrive batched, so every piece is checked, on the text's tail.
+                    if cut_loop("".join(parts)[-LOOP_TAIL_CHARS:])[1]:
+                        looped = True
+                        break
         finally:
             await stream.aclose()  # a loop, or a client gone: the model stops at once
         if citations and (rest := citations.flush()):
             parts.append(rest)
             yield rest
-        answer.text, _ = cut_loop("".join(parts).strip())
+        answer.text, cut = cut_loop("".join(parts).strip())
+        looped = looped or cut
         cited = citations.cited if citations else []
         answer.sources = _source_list(sources, cited)
         answer.timings.setdefault("first_token_ms", _ms(started))

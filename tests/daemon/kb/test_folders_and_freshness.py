@@ -83,6 +83,7 @@ def test_search_json_shape(kb):
         "line_end",
         "text",
         "scores",
+        "snippet",
     ]
     assert first["rank"] == 1 and first["path"].endswith("garden.txt")
     assert len(doc["results"]) <= 3
