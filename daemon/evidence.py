@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from cove.daemon.citations import CITATION
-from cove.index.chunking import SENTENCE_END
+from cove.index.chunking import SENTENCE_END  # where chunking splits prose, too
 from cove.index.keywords import STOPWORDS, WORD, content_words
 
 Embed = Callable[[list[str]], list[list[float]]]
@@ -51,8 +51,6 @@ MAX_SENTENCE_CHARS = 400
 # Answer sentences made only of these (and stop words) state nothing to check ("Sure.").
 FILLER_WORDS = frozenset({"sure", "yes", "ok", "okay", "certainly", "hope", "helps", "thanks"})
 
-# Sentence ends: the pattern chunking splits prose at when it sizes chunks.
-_SENTENCE_END = SENTENCE_END
 # A line of a list or table (or a rule): each such line is its own sentence, so a single
 # newline next to one is a boundary even without punctuation.
 _ITEM_LINE = re.compile(r"[ \t]*(?:[-*+•]\s|\d+[.)]\s|\||[-*=_]{3,}\s*$)")
@@ -108,7 +106,7 @@ def split_sentences(text: str) -> list[Sentence]:
         # A list item's marker ("1. ") is not a sentence end: look for ends after it.
         marker = _ITEM_LINE.match(text, block_start, block_end)
         after = marker.end() if marker else block_start
-        for start, end in _spans(text, block_start, block_end, _SENTENCE_END, after):
+        for start, end in _spans(text, block_start, block_end, SENTENCE_END, after):
             if end - start > MAX_SENTENCE_CHARS:
                 spans = list(_spans(text, start, end, _LINE_BREAK))
             else:

@@ -24,15 +24,14 @@ CountTokens = Callable[[str], int]
 # Split points, coarsest first; a piece ends where a boundary match ends. SENTENCE_END is
 # also where the daemon's evidence quoting splits sentences.
 SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|[。！？]+\s*|\n\s*\n")
-_SENTENCE = SENTENCE_END
 _LINE = re.compile(r"\n")
 _WORD = re.compile(r"\s+")
 _LEVELS: dict[str, tuple[re.Pattern[str], ...]] = {
     "code": (_LINE, _WORD),
-    "list": (_LINE, _SENTENCE, _WORD),  # an item per line; long items by sentence
-    "table": (_LINE, _SENTENCE, _WORD),
+    "list": (_LINE, SENTENCE_END, _WORD),  # an item per line; long items by sentence
+    "table": (_LINE, SENTENCE_END, _WORD),
 }
-_PROSE_LEVELS = (_SENTENCE, _LINE, _WORD)
+_PROSE_LEVELS = (SENTENCE_END, _LINE, _WORD)
 # Kinds worth keeping in one chunk even if that leaves less room for the overlap.
 _KEEP_WHOLE = frozenset({"code", "table"})
 _BLOCK_SEPARATOR = "\n\n"
