@@ -39,7 +39,10 @@ sys.path.insert(0, str(BENCH))
 
 from eval_corpus import copy_corpus  # noqa: E402
 
+from cove.daemon.config import ChatSettings  # noqa: E402
+from cove.daemon.grounding import relevant_sources  # noqa: E402
 from cove.index.evaluate import load_queries  # noqa: E402
+from cove.index.search import SearchHit  # noqa: E402
 from tests.support.daemon import start_daemon  # noqa: E402
 
 QUERIES = BENCH / "eval" / "git-queries.jsonl"
@@ -90,13 +93,56 @@ OFF_TOPIC = [
     "how to remove a red wine stain",
 ]
 BARS = [round(0.10 + 0.05 * i, 2) for i in range(13)]
+# How far under min_score a clear top hit may fall and still be kept (0: the bar alone).
+NEAR_MISS_MARGINS = [0.0, 0.025, 0.05, 0.075, 0.1, 0.15]
 
 
-def best_dense(daemon, question: str) -> float:
+def search(daemon, question: str) -> list[SearchHit]:
+    """The hits the chat pipeline would weigh for `question`."""
     with daemon.client() as client:
-        hits = client.search(question)["results"]
-    dense = [h["scores"]["dense"] for h in hits if h["scores"]["dense"] is not None]
+        results = client.search(question)["results"]
+    return [
+        SearchHit(
+            chunk_id=rank,
+            path=r["path"],
+            heading=r["heading"],
+            page=r["page"],
+            line_start=r["line_start"],
+            line_end=r["line_end"],
+            text=r["text"],
+            scores=r["scores"],
+        )
+        for rank, r in enumerate(results)
+    ]
+
+
+def best_dense(hits: list[SearchHit]) -> float:
+    dense = [h.scores["dense"] for h in hits if h.scores["dense"] is not None]
     return max(dense, default=-1.0)
+
+
+def near_miss_rule(
+    answerable: list[list[SearchHit]], unanswerable: list[list[SearchHit]], min_score: float
+) -> list[dict]:
+    """Answered and declined at `min_score` with the near-miss rule of `relevant_sources`
+    (a top hit under the bar that keyword search also ranks first) for each margin."""
+    rows = []
+    for margin in NEAR_MISS_MARGINS:
+
+        def answers(hits: list[SearchHit], margin: float = margin) -> bool:
+            return bool(relevant_sources(hits, min_score, 6, near_miss=margin))
+
+        answered = sum(map(answers, answerable)) / len(answerable)
+        declined = sum(not answers(h) for h in unanswerable) / len(unanswerable)
+        rows.append(
+            {
+                "near_miss": margin,
+                "answered": round(answered, 3),
+                "declined": round(declined, 3),
+                "balanced": round((answered + declined) / 2, 3),
+            }
+        )
+    return rows
 
 
 def sweep(answerable: list[float], unanswerable: list[float]) -> list[dict]:
@@ -127,12 +173,18 @@ def measure(home: Path, corpus: Path) -> dict:
             "index", "wait", "--timeout", str(INDEX_TIMEOUT_S), timeout=INDEX_TIMEOUT_S + 60
         )
         assert waited.returncode == 0, waited.stderr
-        answerable = [best_dense(daemon, q) for q in load_queries(QUERIES).values()]
-        nearby = [best_dense(daemon, q) for q in NEARBY]
-        off_topic = [best_dense(daemon, q) for q in OFF_TOPIC]
+        answerable_hits = [search(daemon, q) for q in load_queries(QUERIES).values()]
+        nearby_hits = [search(daemon, q) for q in NEARBY]
+        off_topic_hits = [search(daemon, q) for q in OFF_TOPIC]
     finally:
         daemon.stop()
+    answerable = [best_dense(h) for h in answerable_hits]
+    nearby = [best_dense(h) for h in nearby_hits]
+    off_topic = [best_dense(h) for h in off_topic_hits]
     rows = sweep(answerable, nearby + off_topic)
+    near_miss = near_miss_rule(
+        answerable_hits, nearby_hits + off_topic_hits, ChatSettings.min_score
+    )
     best = max(rows, key=lambda r: (r["balanced"], -r["min_score"]))
     quartiles = {
         name: [round(q, 3) for q in statistics.quantiles(scores, n=4)]
@@ -151,6 +203,7 @@ def measure(home: Path, corpus: Path) -> dict:
         "score_quartiles": quartiles,
         "sweep": rows,
         "suggested_min_score": best["min_score"],
+        "near_miss_at_default_min_score": near_miss,
     }
 
 
@@ -175,6 +228,13 @@ def main() -> None:
             f"{row['balanced']:>9.1%}"
         )
     print(f"suggested [chat] min_score = {result['suggested_min_score']}")
+    print(f"near-miss rule at min_score {ChatSettings.min_score}:")
+    print(f"{'near_miss':>9} {'answered':>9} {'declined':>9} {'balanced':>9}")
+    for row in result["near_miss_at_default_min_score"]:
+        print(
+            f"{row['near_miss']:>9.3f} {row['answered']:>9.1%} {row['declined']:>9.1%} "
+            f"{row['balanced']:>9.1%}"
+        )
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 

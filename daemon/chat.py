@@ -152,6 +152,7 @@ class Assistant:
             adapter=backend.adapter,
             timings=answer.timings,
             sources=answer.sources,
+            claims=answer.claims,
         )
         extra = {"replaced": answer.replaced} if answer.replaced else {}
         yield {
@@ -273,7 +274,10 @@ class Assistant:
                 timings[key] = round(timings.get(key, 0.0) + value, 2)
         timings["retrieval_ms"] = _ms(started)
         hits = grounding.best_of(results)
-        return grounding.relevant_sources(hits, self.settings.min_score, self.settings.max_sources)
+        settings = self.settings
+        return grounding.relevant_sources(
+            hits, settings.min_score, settings.max_sources, settings.near_miss
+        )
 
     async def _generate(
         self,

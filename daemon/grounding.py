@@ -88,11 +88,18 @@ class Source:
         return {k: self.quote[k] for k in ("text", "line_start", "line_end")}
 
 
-def relevant_sources(hits: Sequence[SearchHit], min_score: float, limit: int) -> list[Source]:
+def relevant_sources(
+    hits: Sequence[SearchHit], min_score: float, limit: int, near_miss: float = 0.0
+) -> list[Source]:
     """Hits whose dense similarity to the question reaches `min_score`, numbered from 1.
 
     The bar is a retrieval score, not the model's opinion: a hit found only by BM25 (no
     dense score) passes only when dense search is switched off (then no score exists).
+
+    When no hit reaches the bar, a clear top hit just under it is kept alone: the hit
+    dense search ranks first, within `near_miss` of the bar, that keyword search also
+    ranks first. Two searches agreeing on one passage is evidence a cosine just short of
+    the bar misses (measured with bench/abstain.py).
     """
     kept = []
     for hit in hits:
@@ -102,6 +109,8 @@ def relevant_sources(hits: Sequence[SearchHit], min_score: float, limit: int) ->
         if dense is not None and dense < min_score:
             continue
         kept.append(hit)
+    if not kept and near_miss > 0:
+        kept = clear_near_miss(hits, min_score - near_miss)
     return [
         Source(
             n=n,
@@ -115,6 +124,21 @@ def relevant_sources(hits: Sequence[SearchHit], min_score: float, limit: int) ->
         )
         for n, hit in enumerate(kept[:limit], start=1)
     ]
+
+
+def clear_near_miss(hits: Sequence[SearchHit], floor: float) -> list[SearchHit]:
+    """The hit that both dense and keyword search rank first, if its dense similarity
+    reaches `floor` (as a one-element list); else none."""
+    dense = [h for h in hits if h.scores.get("dense") is not None]
+    keyword = [h for h in hits if h.scores.get("bm25") is not None]
+    if not dense or not keyword:
+        return []
+    top = max(dense, key=lambda h: h.scores["dense"])
+    # bm25 scores are higher-is-better (cove.index.keywords).
+    top_keyword = max(keyword, key=lambda h: h.scores["bm25"])
+    if top is top_keyword and top.scores["dense"] >= floor:
+        return [top]
+    return []
 
 
 def retrieval_queries(question: str, turns: Sequence[Message]) -> list[str]:

@@ -18,8 +18,10 @@ from cove.daemon.runtime import ContextOverflowError
 from cove.index.search import SearchHit
 
 
-def hit(dense: float | None, text: str = "text", path: str = "/docs/a.md") -> SearchHit:
-    return SearchHit(1, path, ["Heading"], None, 1, 3, text, {"dense": dense, "bm25": None})
+def hit(
+    dense: float | None, text: str = "text", path: str = "/docs/a.md", bm25: float | None = None
+) -> SearchHit:
+    return SearchHit(1, path, ["Heading"], None, 1, 3, text, {"dense": dense, "bm25": bm25})
 
 
 def source(n: int, words: int) -> Source:
@@ -45,6 +47,29 @@ def test_with_dense_search_off_the_bar_cannot_apply():
 
 def test_at_most_limit_sources():
     assert len(relevant_sources([hit(0.9)] * 10, 0.4, limit=3)) == 3
+
+
+def test_a_top_hit_just_under_the_bar_is_kept_alone_when_keyword_search_agrees():
+    hits = [hit(0.42, "top", bm25=9.0), hit(0.41, "second", bm25=3.0), hit(0.2, bm25=None)]
+    kept = relevant_sources(hits, min_score=0.45, limit=5, near_miss=0.05)
+    assert [(s.n, s.text) for s in kept] == [(1, "top")]
+
+
+def test_a_near_miss_is_dropped_when_keyword_search_ranks_another_hit_first():
+    hits = [hit(0.42, "top", bm25=3.0), hit(0.41, "second", bm25=9.0)]
+    assert relevant_sources(hits, min_score=0.45, limit=5, near_miss=0.05) == []
+
+
+def test_a_near_miss_must_be_within_the_margin_and_the_rule_can_be_off():
+    hits = [hit(0.39, "top", bm25=9.0)]
+    assert relevant_sources(hits, min_score=0.45, limit=5, near_miss=0.05) == []
+    assert relevant_sources([hit(0.44, bm25=9.0)], min_score=0.45, limit=5) == []
+
+
+def test_the_near_miss_rule_applies_only_when_nothing_reaches_the_bar():
+    hits = [hit(0.5, "above", bm25=1.0), hit(0.44, "near", bm25=9.0)]
+    kept = relevant_sources(hits, min_score=0.45, limit=5, near_miss=0.05)
+    assert [s.text for s in kept] == ["above"]
 
 
 def test_a_follow_up_is_searched_alone_and_after_the_question_before_it():
