@@ -73,6 +73,7 @@ def add_message(
     adapter: str | None = None,
     timings: dict | None = None,
     sources: list[dict] | None = None,
+    claims: list[dict] | None = None,
 ) -> str:
     message_id = new_id("m")
     now = time.time()
@@ -87,6 +88,7 @@ def add_message(
             "adapter": adapter or "",
             "timings": json.dumps(timings or {}),
             "sources": json.dumps(sources or []),
+            "claims": json.dumps(claims or []),
             "created_at": now,
         }
     )
@@ -142,6 +144,7 @@ def _message_doc(row: dict) -> dict:
         "adapter": row["adapter"] or None,
         "sources": json.loads(row["sources"] or "[]"),
         "timings": json.loads(row["timings"] or "{}"),
+        "claims": json.loads(row["claims"] or "[]"),
         "created_at": row["created_at"],
         "feedback": feedback,
     }

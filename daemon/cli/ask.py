@@ -92,11 +92,18 @@ def _stream_answer(
     if replaced is not None:
         info("(that answer was not supported by your documents; what they say instead:)")
         sys.stdout.write(replaced + "\n")
+    for line in unsupported_lines(result.get("claims") or []):
+        info(line)
     if result.get("sources"):
         sys.stdout.write(format_sources(result["sources"]))
     if result and not result.get("grounded"):
         info("(general knowledge, not from your documents)")
     return result
+
+
+def unsupported_lines(claims: list[dict]) -> list[str]:
+    """A note for each sentence of an answer that no source supports."""
+    return [f"(not supported by your documents: {c['text']})" for c in claims if not c["supported"]]
 
 
 def format_sources(sources: list[dict]) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from cove.daemon.cli.ask import unsupported_lines
 from cove.daemon.cli.output import (
     CliContext,
     CommandError,
@@ -81,6 +82,8 @@ def _print_message(message: dict) -> None:
     kind = "" if message["grounded"] else "  (general knowledge)"
     click.echo(f"cove> {message['content']}")
     click.echo(f"      [{message['id']}]{kind}")
+    for line in unsupported_lines(message.get("claims") or []):
+        click.echo(f"      {line}")
     for source in message["sources"]:
         click.echo(f"      {source_text(source)}")
     feedback = message["feedback"]
@@ -102,7 +105,8 @@ def show(cli: CliContext, session_id: str, as_json: bool) -> None:
     sources and the feedback given.
 
     With --json: {"session": {...}, "messages": [{"id", "session_id", "role", "content",
-    "grounded", "model", "adapter", "sources", "timings", "created_at", "feedback"}]}.
+    "grounded", "model", "adapter", "sources", "timings", "claims", "created_at",
+    "feedback"}]}.
     """
     with running_client(cli) as client:
         doc = client.session(session_id)

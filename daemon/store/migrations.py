@@ -239,3 +239,10 @@ def m006_add_training_stages(db: sqlite_utils.Database) -> None:
     """Where a run is (its stage) and how long each stage took, for status and tuning."""
     db.execute("ALTER TABLE training_runs ADD COLUMN stage TEXT")
     db.execute("ALTER TABLE training_runs ADD COLUMN stage_seconds TEXT NOT NULL DEFAULT '{}'")
+
+
+@migration
+def m007_add_message_claims(db: sqlite_utils.Database) -> None:
+    """A grounded answer keeps its claims (each sentence, supported or not, and by what),
+    so a session shown later says what the sources backed."""
+    db.execute("ALTER TABLE messages ADD COLUMN claims TEXT NOT NULL DEFAULT '[]'")

@@ -240,6 +240,21 @@ def test_a_supported_answer_is_kept_and_cited_by_its_claims(daemon):
     assert [s["n"] for s in cited] == [n] and cited[0]["path"].endswith("skerry.md")
 
 
+def test_claims_are_stored_with_the_answer_and_shown_with_the_session(daemon):
+    supported = "The last keeper, Tomas Reid, left the island in 1991."
+    done = pipeline(daemon, "When did the last keeper leave?", f"{supported} It is painted purple.")
+    cove = done["cove"]
+    # One claim of two supported: the answer is kept, its invented sentence reported.
+    assert "replaced" not in cove
+    assert [c["supported"] for c in cove["claims"]] == [True, False]
+    shown = daemon.cove("sessions", "show", cove["session_id"], "--json")
+    assert shown.returncode == 0, shown.stderr
+    stored = json.loads(shown.stdout)["messages"][-1]
+    assert stored["id"] == cove["message_id"] and stored["claims"] == cove["claims"]
+    printed = daemon.cove("sessions", "show", cove["session_id"])
+    assert "not supported by your documents: It is painted purple." in printed.stdout
+
+
 def test_an_answer_that_loops_is_cut_and_reported(daemon):
     loop = "Ada Quill built it. " * 8
     done = pipeline(daemon, "Who built the lighthouse on Skerry Island?", loop.strip())
