@@ -19,6 +19,8 @@ from cove.daemon import evidence, grounding, sessions
 from cove.daemon.citations import CitationFilter
 from cove.daemon.config import ChatSettings
 from cove.daemon.guardrails import Decline, Guardrails
+from cove.daemon.learned import LearnedMatch, LearnedRouter
+from cove.daemon.memories import Memories
 from cove.daemon.retrieval import Retriever
 from cove.daemon.runtime import GenerationParams, Message, Runtime
 from cove.daemon.runtime.repetition import cut_loop
@@ -59,6 +61,8 @@ class Answer:
     claims: list[dict] = field(default_factory=list)
     # The generated answer and its claims, when the quote fallback replaced it.
     replaced: dict | None = None
+    # The training question that sent it down the learned path (see cove.daemon.learned).
+    learned: LearnedMatch | None = None
 
 
 @dataclass
@@ -73,12 +77,16 @@ class Assistant:
     guardrails: Guardrails | None = None
     # The embedder's `embed`: quotes and claim support are scored with it (None: no quotes).
     embed: evidence.Embed | None = None
+    # What the user taught, searched with every grounded question ([chat] memories).
+    memories: Memories | None = None
+    # The learned path: the active adapter's training questions ([chat] learned_min).
+    learned: LearnedRouter | None = None
 
     async def ask(self, request: AskRequest) -> AsyncIterator[dict]:
         """Yield `{"type": "session", "session_id"}`, then `{"type": "token", "text"}`
         events, then `{"type": "done", "result"}` with the `cove ask --json` document."""
         started = time.perf_counter()
-        session_id, turns, general = self._session(request)
+        session_id, turns, general, chosen = self._session(request)
         # Sent first, so a client that stops the answer early still knows its session.
         yield {"type": "session", "session_id": session_id}
         wanted = request.params.max_tokens or (
@@ -92,21 +100,27 @@ class Assistant:
         sources: list[grounding.Source] = []
         if decline is not None:
             answer.declined, answer.grounded = decline, False
-        elif general:
-            system = request.system or self.settings.general_prompt
-            messages = grounding.fit_general(
-                self._count,
-                self.runtime.backend.context_length,
-                system or grounding.GENERAL_SYSTEM_PROMPT,
-                turns,
-                request.question,
-                answer_room,
-            )
         else:
-            sources = await self._retrieve(request.question, turns, answer.timings)
-            if sources and embed is not None:
-                sources = await self._evidence(request.question, sources, embed)
-            if sources and self.settings.answer_mode != "quote":
+            if not chosen:
+                # Without watched folders (general), memories may still answer.
+                found = await self._retrieve(request.question, turns, answer.timings, general)
+                if found and embed is not None:
+                    found = await self._evidence(request.question, found, embed)
+                sources, general = found, general and not found
+                answer.grounded = not general
+                if not found and not general:
+                    answer.learned = await self._learned_match(request.question)
+            if general or answer.learned:
+                system = request.system or self.settings.general_prompt
+                messages = grounding.fit_general(
+                    self._count,
+                    self.runtime.backend.context_length,
+                    system or grounding.GENERAL_SYSTEM_PROMPT,
+                    turns,
+                    request.question,
+                    answer_room,
+                )
+            elif sources and self.settings.answer_mode != "quote":
                 system = request.system or self.settings.system_prompt
                 messages, sources = grounding.fit_grounded(
                     self._count,
@@ -121,9 +135,12 @@ class Assistant:
         # The question is logged before generation, so even a cancelled answer leaves a record.
         backend = self.runtime.backend
         sessions.add_message(self.db, session_id, "user", request.question, model=backend.model_id)
+        if answer.learned is not None:
+            answer.grounded = False  # from the adapter's training, not the documents
+            answer.timings["learned_from"] = answer.learned.as_dict()
         if messages:
             params = self._params(request, answer_room, grounded=bool(sources))
-            answer.timings["answer_mode"] = "generate"
+            answer.timings["answer_mode"] = "learned" if answer.learned else "generate"
             async for text in self._generate(messages, sources, answer, params, started):
                 yield {"type": "token", "text": text}
             if sources and embed is not None:
@@ -155,6 +172,8 @@ class Assistant:
             claims=answer.claims,
         )
         extra = {"replaced": answer.replaced} if answer.replaced else {}
+        if answer.learned is not None:
+            extra["learned_from"] = answer.learned.as_dict()
         yield {
             "type": "done",
             "result": {
@@ -165,6 +184,7 @@ class Assistant:
                 "message_id": message_id,
                 "sources": answer.sources,
                 "claims": answer.claims,
+                "learned": answer.learned is not None,
                 "model": backend.model_id,
                 "adapter": backend.adapter,
                 "timings": answer.timings,
@@ -241,17 +261,27 @@ class Assistant:
         answer.sources = _source_list(sources, [best.n])
         answer.timings["answer_mode"] = "quote"
 
-    def _session(self, request: AskRequest) -> tuple[str, list[Message], bool]:
-        """(session id, earlier turns, answer from general knowledge?)"""
+    def _session(self, request: AskRequest) -> tuple[str, list[Message], bool, bool]:
+        """(session id, earlier turns, answer from general knowledge?, was that chosen?)
+
+        General knowledge is chosen by the request or the session; without watched
+        folders it is the default, yet memories are still searched first."""
         no_folders = self.retriever is None or not manifest.list_folders(self.db)
         if request.session_id:
             session = sessions.get_session(self.db, request.session_id)
             turns = sessions.history(self.db, request.session_id)
-            general = bool(session["general"]) or request.general or no_folders
-            return request.session_id, turns, general
-        general = request.general or no_folders
+            chosen = bool(session["general"]) or request.general
+            return request.session_id, turns, chosen or no_folders, chosen
+        chosen = request.general
         session_id = sessions.create_session(self.db, request.question, general=request.general)
-        return session_id, list(request.history or []), general
+        return session_id, list(request.history or []), chosen or no_folders, chosen
+
+    async def _learned_match(self, question: str) -> LearnedMatch | None:
+        """The active adapter's training question close enough to answer from it."""
+        if self.learned is None:
+            return None
+        adapter, bar = self.runtime.backend.adapter, self.settings.learned_min
+        return await asyncio.to_thread(self.learned.match, adapter, question, bar)
 
     def _count(self, messages: list[Message]) -> int:
         return self.runtime.backend.count_prompt_tokens(messages)
@@ -262,22 +292,32 @@ class Assistant:
         return await asyncio.to_thread(self.guardrails.check, question)
 
     async def _retrieve(
-        self, question: str, turns: list[Message], timings: dict
+        self, question: str, turns: list[Message], timings: dict, memories_only: bool = False
     ) -> list[grounding.Source]:
-        assert self.retriever is not None
-        started = time.perf_counter()
-        results = []
-        for query in grounding.retrieval_queries(question, turns):
-            hits, search_timings = await asyncio.to_thread(self.retriever.search, query)
-            results.append(hits)
-            for key, value in search_timings.items():
-                timings[key] = round(timings.get(key, 0.0) + value, 2)
-        timings["retrieval_ms"] = _ms(started)
-        hits = grounding.best_of(results)
+        """Sources for `question`: relevant document hits (unless `memories_only`) and
+        memories, in one numbered list."""
         settings = self.settings
-        return grounding.relevant_sources(
-            hits, settings.min_score, settings.max_sources, settings.near_miss
-        )
+        documents: list[grounding.Source] = []
+        started = time.perf_counter()
+        if not memories_only and self.retriever is not None:
+            results = []
+            for query in grounding.retrieval_queries(question, turns):
+                hits, search_timings = await asyncio.to_thread(self.retriever.search, query)
+                results.append(hits)
+                for key, value in search_timings.items():
+                    timings[key] = round(timings.get(key, 0.0) + value, 2)
+            documents = grounding.relevant_sources(
+                grounding.best_of(results),
+                settings.min_score,
+                settings.max_sources,
+                settings.near_miss,
+            )
+        remembered: list[grounding.Source] = []
+        if settings.memories and self.memories is not None:
+            hits = await asyncio.to_thread(self.memories.search, question, settings.max_sources)
+            remembered = grounding.memory_sources(hits, settings.memory_min)
+        timings["retrieval_ms"] = _ms(started)
+        return grounding.merge_sources(documents, remembered, settings.max_sources)
 
     async def _generate(
         self,

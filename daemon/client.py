@@ -221,6 +221,19 @@ class CoveClient:
     def teach(self, question: str, answer: str) -> dict:
         return self.request("POST", "/api/teach", json={"question": question, "answer": answer})
 
+    def memories(self) -> dict:
+        return self.request("GET", "/api/memories")
+
+    def remember(self, question: str, answer: str) -> dict:
+        return self.request("POST", "/api/memories", json={"question": question, "answer": answer})
+
+    def forget_memory(self, memory_id: str) -> dict:
+        return self.request("DELETE", f"/api/memories/{_quote(memory_id)}")
+
+    def search_memories(self, query: str, limit: int | None = None) -> dict:
+        params = {k: v for k, v in {"q": query, "limit": limit}.items() if v is not None}
+        return self.request("GET", "/api/memories/search", params=params)
+
     def sessions(self, query: str | None = None, limit: int | None = None) -> dict:
         """{"sessions": [...]}, most recent first; `query` searches titles and messages."""
         params = {k: v for k, v in {"q": query, "limit": limit}.items() if v is not None}

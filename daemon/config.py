@@ -113,6 +113,17 @@ class ChatSettings:
     near_miss: float = 0.1
     # At most this many numbered sources go into the prompt (fewer if the context is full).
     max_sources: int = 6
+    # Search what you taught (the teach folder's Q&A pairs) with every grounded question,
+    # and with general ones when no folder is watched; they are cited "you told me".
+    memories: bool = True
+    # A memory is used when its dense similarity to the question reaches this; personal
+    # questions look alike ("my brother's name" / "my neighbour's name"), so the bar is
+    # higher than for documents. Chosen with bench/routing.py (README).
+    memory_min: float = 0.75
+    # With no document or memory relevant, the active adapter answers ("learned": true)
+    # when a question it was trained on is this similar; 0 turns the learned path off.
+    # Chosen with bench/routing.py (README).
+    learned_min: float = 0.75
     # A TOML file of topics to decline (see README, "Guardrails"); empty for none.
     guardrails: str = ""
     # What the model reads of each source: "evidence" (the sentences that answer the
@@ -252,6 +263,8 @@ CHECKS: dict[str, tuple[Any, str]] = {
     "search.mmr_lambda": (lambda v: 0 <= v <= 1, "a number between 0 and 1"),
     "chat.min_score": (lambda v: -1 <= v <= 1, "a cosine similarity between -1 and 1"),
     "chat.near_miss": (lambda v: 0 <= v <= 1, "a cosine margin between 0 and 1"),
+    "chat.memory_min": (lambda v: -1 <= v <= 1, "a cosine similarity between -1 and 1"),
+    "chat.learned_min": (lambda v: 0 <= v <= 1, "a cosine similarity between 0 and 1 (0: off)"),
     "chat.max_sources": (lambda v: 1 <= v <= 50, "an integer between 1 and 50"),
     "chat.prompt": (lambda v: v in {"evidence", "chunks"}, "'evidence' or 'chunks'"),
     "chat.answer_mode": (

@@ -159,7 +159,7 @@ def _words(text: str) -> set[str]:
     return {w.lower() for w in WORD.findall(text)}
 
 
-def _overlap(wanted: list[str], text: str) -> float:
+def word_overlap(wanted: list[str], text: str) -> float:
     """The fraction of `wanted` words found in `text`, a shared prefix of PREFIX_MATCH
     characters counting as found."""
     if not wanted:
@@ -177,8 +177,8 @@ def _same_word(a: str, b: str) -> bool:
     )
 
 
-def _dot(a: list[float], b: list[float]) -> float:
-    # Cosine: the vectors are unit length.
+def cosine(a: list[float], b: list[float]) -> float:
+    """The cosine of two unit-length vectors (the embedder's): their dot product."""
     return sum(x * y for x, y in zip(a, b, strict=True))
 
 
@@ -191,7 +191,7 @@ def score_sentences(question: str, sentences: list[str], embed: Embed) -> list[f
     question_vector, *vectors = embed([question, *sentences])
     wanted = content_words(question)
     return [
-        DENSE_WEIGHT * _dot(question_vector, vector) + KEYWORD_WEIGHT * _overlap(wanted, text)
+        DENSE_WEIGHT * cosine(question_vector, vector) + KEYWORD_WEIGHT * word_overlap(wanted, text)
         for text, vector in zip(sentences, vectors, strict=True)
     ]
 
@@ -312,8 +312,8 @@ def support_claims(
     result = []
     for (text, words), vector in zip(claims, claim_vectors, strict=True):
         scores = [
-            SUPPORT_DENSE_WEIGHT * _dot(vector, ev_vector)
-            + (1 - SUPPORT_DENSE_WEIGHT) * _overlap(_new(words, asked), sentence)
+            SUPPORT_DENSE_WEIGHT * cosine(vector, ev_vector)
+            + (1 - SUPPORT_DENSE_WEIGHT) * word_overlap(_new(words, asked), sentence)
             for (_, sentence), ev_vector in zip(evidence, evidence_vectors, strict=True)
         ]
         best = max(range(len(evidence)), key=scores.__getitem__)
@@ -377,7 +377,7 @@ def keyword_snippet(query: str, text: str, max_chars: int = 240) -> str:
     if not sentences:
         return ""
     wanted = content_words(query)
-    best = max(sentences, key=lambda s: _overlap(wanted, s.text))
+    best = max(sentences, key=lambda s: word_overlap(wanted, s.text))
     if len(best.text) <= max_chars:
         return best.text
     return best.text[: max_chars - 1].rstrip() + "…"

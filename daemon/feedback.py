@@ -76,9 +76,26 @@ def delete_feedback(db: sqlite_utils.Database, message_id: str) -> bool:
     return db.execute("DELETE FROM feedback WHERE message_id = ?", [message_id]).rowcount > 0
 
 
+def clear_correction(db: sqlite_utils.Database, message_id: str) -> bool:
+    """Drop a message's correction, keeping its rating; False if it had none."""
+    rows = list(
+        db.query("SELECT rating, correction FROM feedback WHERE message_id = ?", [message_id])
+    )
+    if not rows or rows[0]["correction"] is None:
+        return False
+    if rows[0]["rating"] is None:
+        db.execute("DELETE FROM feedback WHERE message_id = ?", [message_id])
+    else:
+        db.execute(
+            "UPDATE feedback SET correction = NULL, updated_at = ? WHERE message_id = ?",
+            [time.time(), message_id],
+        )
+    return True
+
+
 TRAINING_SQL = """
 SELECT a.id AS message_id, a.session_id, a.content AS answer, a.grounded,
-       f.rating, f.correction,
+       f.rating, f.correction, f.updated_at,
        (SELECT u.content FROM messages u
         WHERE u.session_id = a.session_id AND u.role = 'user'
           AND (u.created_at, u.rowid) < (a.created_at, a.rowid)
@@ -93,7 +110,7 @@ def training_examples(db: sqlite_utils.Database) -> list[dict]:
     """Question/answer pairs the user approved or corrected, oldest first.
 
     Each is `{message_id, session_id, question, answer, rating, correction, target,
-    grounded}`: `question` is the user message right before the answer, `target` the
+    grounded, updated_at}`: `question` is the user message right before the answer, `target` the
     text to learn (the correction if there is one, else the rated-up answer). Answers
     with no question before them are left out.
     """
@@ -111,6 +128,7 @@ def training_examples(db: sqlite_utils.Database) -> list[dict]:
                 "correction": row["correction"],
                 "target": row["correction"] if row["correction"] is not None else row["answer"],
                 "grounded": bool(row["grounded"]),
+                "updated_at": row["updated_at"],
             }
         )
     return examples

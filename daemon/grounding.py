@@ -3,11 +3,13 @@ conversation and the question are fitted into the model's context."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cove.daemon import evidence
+from cove.daemon.memories import MemoryHit
 from cove.daemon.runtime import ContextOverflowError, Message
 from cove.index.loaders import is_plain_text
 from cove.index.loaders.blocks import split_lines
@@ -55,6 +57,9 @@ class Source:
     quote: dict | None = None
     # What the model reads of this source, when not the whole text (the evidence window).
     prompt_text: str | None = None
+    # For a memory (what the user taught): {"id", "kind", "question", "taught_at"}; `text`
+    # is the answer, `path` the teach file ("" for a correction made in chat).
+    memory: dict | None = None
 
     def location(self) -> str:
         """Where in the file: "page 3", "lines 10-24" or ""."""
@@ -79,6 +84,7 @@ class Source:
             "snippet": snippet,
             "cited": cited,
             "quote": self.quote_dict(),
+            "memory": self.memory,
         }
 
     def quote_dict(self) -> dict | None:
@@ -167,6 +173,10 @@ def source_block(sources: Sequence[Source]) -> str:
     parts = []
     for source in sources:
         where = " > ".join(source.heading)
+        if source.memory is not None:
+            asked = source.memory["question"]
+            parts.append(f'[{source.n}] {told_you(source.memory)}, asked "{asked}"\n{source.text}')
+            continue
         if source.prompt_text is not None:
             # Evidence: the file's name and the heading trail are context enough; a long path
             # and line numbers are what a small model copied back into its answers.
@@ -257,7 +267,55 @@ def recent_turns(
 def quote_answer(source: Source) -> str:
     """An answer made of the source's own words, attributed: no model involved."""
     assert source.quote is not None
+    if source.memory is not None:
+        return f'{told_you(source.memory).capitalize()}: "{source.quote["text"]}" [{source.n}]'
     return f'{Path(source.path).name} says: "{source.quote["text"]}" [{source.n}]'
+
+
+def told_you(memory: dict) -> str:
+    """How a memory is attributed: "you told me, 2026-12-03"."""
+    day = time.strftime("%Y-%m-%d", time.localtime(memory["taught_at"]))
+    return f"you told me, {day}"
+
+
+def memory_sources(hits: Sequence[MemoryHit], min_score: float) -> list[Source]:
+    """Memories whose dense similarity reaches `min_score`, as sources (numbered later by
+    `merge_sources`). Without dense scores (no embedder) every word must match."""
+    return [
+        Source(
+            n=0,
+            path=hit.memory.path,
+            heading=[hit.memory.question],
+            page=None,
+            line_start=hit.memory.line,
+            line_end=hit.memory.line,
+            text=hit.memory.answer[:MAX_SOURCE_CHARS],
+            score=hit.dense,
+            memory={
+                "id": hit.memory.id,
+                "kind": hit.memory.kind,
+                "question": hit.memory.question,
+                "taught_at": hit.memory.taught_at,
+            },
+        )
+        for hit in hits
+        if hit.dense >= min_score or (hit.dense == 0.0 and hit.keyword == 1.0)
+    ]
+
+
+def merge_sources(
+    documents: Sequence[Source], memories: Sequence[Source], limit: int
+) -> list[Source]:
+    """Documents in their search order with memories placed among them by dense score
+    (a memory goes before the first document less similar than it), numbered from 1."""
+    waiting = sorted(memories, key=lambda s: s.score, reverse=True)
+    merged: list[Source] = []
+    for document in documents:
+        while waiting and waiting[0].score > document.score:
+            merged.append(waiting.pop(0))
+        merged.append(document)
+    merged += waiting
+    return [replace(source, n=n) for n, source in enumerate(merged[:limit], start=1)]
 
 
 def with_evidence(

@@ -30,11 +30,31 @@ from pydantic import BaseModel, Field
 from cove.daemon import __version__
 from cove.daemon.client import ApiError, CoveClient, DaemonNotRunningError, daemon_info
 from cove.daemon.config import Config
+from cove.daemon.mcp_models import (
+    MAX_READ_LINES,
+    Answer,
+    AnswerSource,
+    DocumentLines,
+    Folder,
+    FolderList,
+    Memory,
+    Recall,
+    SearchHit,
+    SearchResult,
+)
+from cove.daemon.mcp_text import (
+    location,
+    render_answer,
+    render_folders,
+    render_lines,
+    render_memory,
+    render_recall,
+    render_search,
+)
 from cove.daemon.paths import ensure_token
 
 HOST = "127.0.0.1"  # loopback only, like the daemon
 HTTP_PATH = "/mcp"
-MAX_READ_LINES = 400  # one read_document call; keeps a huge file out of the model's context
 MAX_SEARCH_K = 50
 
 log = logging.getLogger("cove.mcp")
@@ -45,90 +65,8 @@ Cove is the user's offline assistant over their own documents: the files in the 
 they chose to watch on this machine. Use search_documents to find passages (each with its
 file path and lines), read_document to read more of a file around a hit, ask for an answer
 grounded in those documents with numbered sources, and list_folders to see what is indexed.
+When the user tells you a fact about themselves, remember it; recall finds what they taught.
 """
-
-# --- structured output ----------------------------------------------------------------
-
-
-class SearchHit(BaseModel):
-    rank: int
-    path: str = Field(description="Absolute path of the file.")
-    heading: list[str] = Field(description="Heading trail of the passage, outermost first.")
-    page: int | None = Field(description="Page number (paged formats such as PDF), or null.")
-    line_start: int | None = Field(description="First line of the passage (1-based), or null.")
-    line_end: int | None = Field(description="Last line of the passage (inclusive), or null.")
-    location: str = Field(description='"lines 3-8", "page 2" or "" when unknown.')
-    text: str = Field(description="The passage.")
-    scores: dict[str, float | None] = Field(description="dense, bm25, fused and rerank scores.")
-
-
-class SearchResult(BaseModel):
-    query: str
-    results: list[SearchHit] = Field(description="Best first.")
-
-
-class DocumentLines(BaseModel):
-    path: str = Field(description="The file's real, absolute path.")
-    start_line: int = Field(description="First line returned (1-based).")
-    end_line: int = Field(description="Last line returned (inclusive).")
-    total_lines: int
-    truncated: bool = Field(
-        description=f"True when more lines were asked for than the limit of {MAX_READ_LINES}."
-    )
-    text: str
-
-
-class Folder(BaseModel):
-    path: str
-    files: int = Field(description="Indexed files.")
-    chunks: int = Field(description="Indexed passages.")
-    failed: int = Field(description="Files that could not be read (`cove index errors`).")
-    ignore: list[str] = Field(description="Extra gitignore-style patterns for this folder.")
-
-
-class FolderList(BaseModel):
-    folders: list[Folder]
-
-
-class Quote(BaseModel):
-    text: str
-    line_start: int | None
-    line_end: int | None
-
-
-class Claim(BaseModel):
-    text: str = Field(description="A sentence of the answer.")
-    supported: bool = Field(description="Whether a source sentence supports it.")
-    n: int | None = Field(description="The source that supports it.")
-    quote: str | None = Field(description="The supporting sentence.")
-
-
-class AnswerSource(BaseModel):
-    n: int = Field(description="The number the answer cites as [n].")
-    path: str
-    heading: list[str]
-    page: int | None
-    line_start: int | None
-    line_end: int | None
-    location: str
-    snippet: str
-    cited: bool = Field(description="Whether the answer cites this source.")
-    quote: Quote | None = Field(
-        None, description="The sentence(s) of this source that answer the question."
-    )
-
-
-class Answer(BaseModel):
-    answer: str
-    grounded: bool = Field(description="False when answered from general knowledge.")
-    sources: list[AnswerSource] = Field(description="Cited sources first.")
-    session_id: str
-    message_id: str = Field(description="For `cove feedback MESSAGE_ID up|down`.")
-    model: str | None
-    claims: list[Claim] = Field(
-        default_factory=list, description="The answer's sentences and their support."
-    )
-
 
 # --- reaching the daemon --------------------------------------------------------------
 
@@ -184,6 +122,14 @@ DocPath = Annotated[
     ),
 ]
 Line = Annotated[int | None, Field(ge=1, description="1-based; inclusive.")]
+FactQuestion = Annotated[
+    str,
+    Field(min_length=1, max_length=20_000, description="The question the fact answers."),
+]
+FactAnswer = Annotated[
+    str, Field(min_length=1, max_length=20_000, description="The answer, as the user gave it.")
+]
+Limit = Annotated[int, Field(ge=1, le=MAX_SEARCH_K, description="How many memories to return.")]
 Question = Annotated[str, Field(min_length=1, description="A question about the user's documents.")]
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
@@ -245,6 +191,23 @@ class CoveTools:
         answer = Answer(**{**doc, "sources": sources})
         return tool_result(answer, render_answer)
 
+    async def remember(
+        self, question: FactQuestion, answer: FactAnswer
+    ) -> Annotated[CallToolResult, Memory]:
+        """Remember a fact the user tells you, as a question and its answer.
+
+        It is written to the user's teach folder; Cove's answers use it at once (cited as
+        "you told me") and the next training run learns it.
+        """
+        doc = await self._call(lambda client: client.remember(question, answer))
+        return tool_result(Memory(**doc["memory"]), render_memory)
+
+    async def recall(self, query: Query, limit: Limit = 5) -> Annotated[CallToolResult, Recall]:
+        """Find what the user taught Cove (their memories) closest to a query, best first,
+        each with when it was taught and how similar it is."""
+        doc = await self._call(lambda client: client.search_memories(query, limit))
+        return tool_result(Recall.model_validate(doc), render_recall)
+
     async def _call(self, request: Callable[[CoveClient], T]) -> T:
         """Run one blocking client call in a worker thread; failures become tool errors."""
 
@@ -285,6 +248,8 @@ def build_server(
         (tools.read_document, "Read a document", READ_ONLY),
         (tools.list_folders, "List watched folders", READ_ONLY),
         (tools.ask, "Ask Cove", RECORDS),
+        (tools.remember, "Remember a fact", RECORDS),
+        (tools.recall, "Recall what the user taught", READ_ONLY),
     ):
         # getdoc: the docstring without its indentation is the description hosts show
         server.add_tool(tool, title=title, description=inspect.getdoc(tool), annotations=hints)
@@ -363,61 +328,3 @@ def tool_result(model: BaseModel, render: Callable[..., str]) -> CallToolResult:
         content=[TextContent(type="text", text=render(model))],
         structured_content=model.model_dump(mode="json"),
     )
-
-
-def location(item: dict) -> str:
-    if item.get("page"):
-        return f"page {item['page']}"
-    start, end = item.get("line_start"), item.get("line_end")
-    if start and end and end != start:
-        return f"lines {start}-{end}"
-    return f"line {start}" if start else ""
-
-
-def describe(path: str, where: str, heading: list[str]) -> str:
-    """'/notes/skerry.md, lines 3-4 — Skerry Island lighthouse'"""
-    text = f"{path}, {where}" if where else path
-    return f"{text} — {' > '.join(heading)}" if heading else text
-
-
-def render_search(result: SearchResult) -> str:
-    if not result.results:
-        return f'Nothing in the watched folders matches "{result.query}".'
-    count = len(result.results)
-    parts = [f'{count} passage{"s" if count > 1 else ""} for "{result.query}", best first:']
-    for hit in result.results:
-        parts.append(f"[{hit.rank}] {describe(hit.path, hit.location, hit.heading)}\n{hit.text}")
-    return "\n\n".join(parts)
-
-
-def render_lines(doc: DocumentLines) -> str:
-    if doc.total_lines == 0:
-        return f"{doc.path} is empty."
-    text = f"{doc.path}, lines {doc.start_line}-{doc.end_line} of {doc.total_lines}:\n\n{doc.text}"
-    if doc.truncated:
-        text += f"\n\n[cut at {MAX_READ_LINES} lines: read on with start_line={doc.end_line + 1}]"
-    return text
-
-
-def render_folders(result: FolderList) -> str:
-    if not result.folders:
-        return "Cove watches no folders yet (add one with `cove folders add PATH`)."
-    return "\n".join(
-        f"{f.path}: {f.files} files, {f.chunks} passages"
-        + (f", {f.failed} failed" if f.failed else "")
-        for f in result.folders
-    )
-
-
-def render_answer(answer: Answer) -> str:
-    text = answer.answer
-    if not answer.grounded:
-        text += "\n\n(general knowledge, not from the user's documents)"
-    if answer.sources:
-        lines = [
-            f"[{s.n}] {describe(s.path, s.location, s.heading)}\n    "
-            + (f'"{s.quote.text}"' if s.quote else " ".join(s.snippet.split()))
-            for s in answer.sources
-        ]
-        text += "\n\nSources:\n" + "\n".join(lines)
-    return text

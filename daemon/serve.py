@@ -118,6 +118,7 @@ def load_state(config: Config, guard: NetworkGuard):
     """Open cove.db and load the chat and embedding models."""
     from cove.daemon.api.state import DaemonState
     from cove.daemon.chat import Assistant
+    from cove.daemon.memories import Memories
     from cove.daemon.runtime import ModelLoadError, Runtime
     from cove.daemon.runtime.models import load_backend, resolve_model
     from cove.daemon.store import get_setting, open_db
@@ -171,6 +172,7 @@ def load_state(config: Config, guard: NetworkGuard):
         config.model.max_tokens,
         guardrails,
         embed=embedder.embed,
+        memories=Memories(config.teach_folder, embedder.embed, db),
     )
     return DaemonState(
         config=config,

@@ -125,7 +125,9 @@ def _session_doc(row: dict) -> dict:
 
 
 def _message_doc(row: dict) -> dict:
-    """A message row with JSON parsed, booleans as booleans and its feedback (or None)."""
+    """A message row with JSON parsed, booleans as booleans and its feedback (or None).
+    `learned`: answered on the learned path (kept in its timings)."""
+    timings = json.loads(row["timings"] or "{}")
     feedback = None
     if row["f_created_at"] is not None:
         feedback = {
@@ -143,8 +145,9 @@ def _message_doc(row: dict) -> dict:
         "model": row["model"],
         "adapter": row["adapter"] or None,
         "sources": json.loads(row["sources"] or "[]"),
-        "timings": json.loads(row["timings"] or "{}"),
+        "timings": timings,
         "claims": json.loads(row["claims"] or "[]"),
+        "learned": timings.get("answer_mode") == "learned",
         "created_at": row["created_at"],
         "feedback": feedback,
     }

@@ -4,6 +4,7 @@ the turns of a stored session, and how to open a source in the user's editor."""
 from __future__ import annotations
 
 import shlex
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,14 +37,19 @@ class Turn:
     error: str = ""
     # The answer's sentences and whether a source supports each (`claims` of the result).
     claims: list[dict] = field(default_factory=list)
+    # Answered by the user's fine-tuned adapter from a close question it was trained on,
+    # while neither documents nor memories matched.
+    learned: bool = False
 
     @property
     def kind(self) -> str:
-        """streaming, stopped, failed, declined, general, unknown or grounded."""
+        """streaming, stopped, failed, declined, learned, general, unknown or grounded."""
         if self.state != "done":
             return self.state
         if self.timings.get("declined_topic"):
             return "declined"
+        if self.learned:
+            return "learned"
         if not self.grounded:
             return "general"
         # A grounded answer without sources is Cove's fixed "I don't know": no model ran.
@@ -59,6 +65,7 @@ class Turn:
         self.sources = list(result.get("sources") or [])
         self.timings = dict(result.get("timings") or {})
         self.claims = list(result.get("claims") or [])
+        self.learned = bool(result.get("learned"))  # older daemons do not send it
 
 
 def unsupported_line(turn: Turn) -> str:
@@ -76,6 +83,7 @@ def badge(turn: Turn) -> str:
         "stopped": "Stopped: this answer was not kept",
         "failed": f"Failed: {turn.error}",
         "declined": "Declined: a topic Cove is set up not to answer",
+        "learned": "Learned from you, not from your documents",
         "general": "General knowledge: not from your documents",
         "unknown": "Not in your documents (g asks from general knowledge)",
         "grounded": "",
@@ -125,21 +133,38 @@ def location(source: dict) -> str:
     return f"line {start}" if end in (None, start) else f"lines {start}-{end}"
 
 
+def told_you(taught_at: float) -> str:
+    """How a memory is attributed, as the daemon words it: 'you told me, 2026-12-03'
+    (the local date it was taught)."""
+    return "you told me, " + time.strftime("%Y-%m-%d", time.localtime(taught_at))
+
+
 def source_label(source: dict) -> str:
-    """One line for the sources panel: number, file, heading trail, place, cited."""
-    parts = [f"[{source['n']}] {Path(source['path']).name}"]
-    if source.get("heading"):
-        parts.append(" > ".join(source["heading"]))
-    if where := location(source):
-        parts.append(where)
+    """One line for the sources panel: number, file, heading trail, place, cited; for a
+    memory, when the user taught it and the question they answered."""
+    memory = source.get("memory")
+    if memory:
+        parts = [f"[{source['n']}] {told_you(memory['taught_at'])}", f"“{memory['question']}”"]
+    else:
+        parts = [f"[{source['n']}] {Path(source['path']).name}"]
+        if source.get("heading"):
+            parts.append(" > ".join(source["heading"]))
+        if where := location(source):
+            parts.append(where)
     label = "  ".join(parts)
     return label + ("  (cited)" if source.get("cited") else "")
 
 
+def find_memory(memories: list[dict], memory_id: str) -> dict | None:
+    """The memory with `memory_id` in a `GET /api/memories` list (None: forgotten since)."""
+    return next((m for m in memories if m["id"] == memory_id), None)
+
+
 def snippet_range(source: dict, total_lines: int | None = None) -> tuple[int, int] | None:
-    """The lines to read around a source, or None when it has no line numbers (pages)."""
+    """The lines to read around a source, or None when it has no line numbers (pages) or
+    is a memory (its question and answer are shown, not its file)."""
     start, end = source.get("line_start"), source.get("line_end")
-    if start is None or source.get("page") is not None:
+    if start is None or source.get("page") is not None or source.get("memory"):
         return None
     first = max(1, start - SNIPPET_CONTEXT_LINES)
     last = (end or start) + SNIPPET_CONTEXT_LINES

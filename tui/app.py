@@ -1,4 +1,5 @@
-"""The Cove terminal UI: chat, library and training screens over the daemon's API."""
+"""The Cove terminal UI: chat, library, training and memories screens over the daemon's
+API."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from cove.tui.connection import ClientFactory, Connection, describe
 from cove.tui.screens.chat import ChatScreen
 from cove.tui.screens.help import HelpScreen
 from cove.tui.screens.library import LibraryScreen
+from cove.tui.screens.memories import MemoriesScreen
 from cove.tui.screens.training import TrainingScreen
 from cove.tui.work import DaemonLost
 
@@ -27,7 +29,12 @@ class CoveApp(App[None]):
 
     TITLE = "Cove"
     CSS_PATH = "app.tcss"
-    MODES = {"chat": ChatScreen, "library": LibraryScreen, "training": TrainingScreen}
+    MODES = {
+        "chat": ChatScreen,
+        "library": LibraryScreen,
+        "training": TrainingScreen,
+        "memories": MemoriesScreen,
+    }
     DEFAULT_MODE = "chat"
     BINDINGS = [
         Binding("f1", "help", "Help", priority=True, tooltip="This list of keys", id="app.help"),
@@ -54,6 +61,13 @@ class CoveApp(App[None]):
             "Training",
             tooltip="Personal fine-tuning: schedule, runs, adapters",
             id="app.training",
+        ),
+        Binding(
+            "f5",
+            "switch_mode('memories')",
+            "Memories",
+            tooltip="What you taught Cove: search, add, forget",
+            id="app.memories",
         ),
         Binding(
             "ctrl+t",
@@ -161,6 +175,7 @@ class CoveApp(App[None]):
         yield SystemCommand("Chat", "Ask questions about your documents (F2)", self._chat)
         yield SystemCommand("Library", "Watched folders and indexing (F3)", self._library)
         yield SystemCommand("Training", "Personal fine-tuning (F4)", self._training)
+        yield SystemCommand("Memories", "What you taught Cove (F5)", self._memories)
         yield SystemCommand("Help", "Show the keys (F1)", self.action_help)
         yield SystemCommand(
             "Toggle light/dark theme", "Switch the theme (Ctrl+T)", self.action_toggle_theme
@@ -175,3 +190,6 @@ class CoveApp(App[None]):
 
     def _training(self) -> None:
         self.switch_mode("training")
+
+    def _memories(self) -> None:
+        self.switch_mode("memories")

@@ -49,6 +49,7 @@ def key_sections() -> list[tuple[str, list[tuple[str, str]]]]:
     from cove.tui.app import CoveApp
     from cove.tui.screens.chat import ChatScreen
     from cove.tui.screens.library import LibraryScreen
+    from cove.tui.screens.memories import MemoriesScreen
     from cove.tui.screens.training import TrainingScreen
     from cove.tui.widgets.sessions import SessionList
     from cove.tui.widgets.sources import SourcesPanel
@@ -73,4 +74,5 @@ def key_sections() -> list[tuple[str, list[tuple[str, str]]]]:
         ("Sessions list", bindings(SessionList)),
         ("Library", bindings(LibraryScreen)),
         ("Training", bindings(TrainingScreen)),
+        ("Memories", bindings(MemoriesScreen)),
     ]

@@ -13,6 +13,7 @@ from cove.daemon.api.routes import (
     files,
     folders,
     index,
+    memories,
     messages,
     models,
     openai,
@@ -37,6 +38,6 @@ def build_app(state: DaemonState) -> FastAPI:
     app.state.cove = state
     install_error_handlers(app)
     routers = (status, ask, sessions, messages, models, openai, folders, files, search, index)
-    for module in (*routers, train, adapters, teach):
+    for module in (*routers, train, adapters, teach, memories):
         app.include_router(module.router, dependencies=[Depends(require_token)])
     return app

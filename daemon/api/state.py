@@ -58,6 +58,7 @@ class DaemonState:
         """The answer pipeline; built on first use where the daemon did not build one."""
         if self.assistant is None:
             from cove.daemon.chat import Assistant
+            from cove.daemon.memories import Memories
 
             self.assistant = Assistant(
                 self.db,
@@ -66,6 +67,7 @@ class DaemonState:
                 self.config.chat,
                 self.config.model.max_tokens,
                 embed=self.embedder.embed,
+                memories=Memories(self.config.teach_folder, self.embedder.embed, self.db),
             )
         return self.assistant
 

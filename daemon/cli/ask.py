@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
@@ -96,7 +97,10 @@ def _stream_answer(
         info(line)
     if result.get("sources"):
         sys.stdout.write(format_sources(result["sources"]))
-    if result and not result.get("grounded"):
+    if result.get("learned"):
+        asked = result.get("learned_from", {}).get("question", "")
+        info(f'(learned from you, not from your documents: trained on "{asked}")')
+    elif result and not result.get("grounded"):
         info("(general knowledge, not from your documents)")
     return result
 
@@ -116,6 +120,13 @@ def format_sources(sources: list[dict]) -> str:
         elif source["line_start"] is not None:
             where += f" (lines {source['line_start']}-{source['line_end']})"
         mark = "" if source["cited"] else "  (not cited)"
+        if source.get("memory"):
+            memory = source["memory"]
+            day = time.strftime("%Y-%m-%d", time.localtime(memory["taught_at"]))
+            lines.append(f"  [{source['n']}] you told me, {day}  ({memory['id']}){mark}")
+            lines.append(f"      asked: {memory['question']}")
+            lines.append(f"      {source['snippet']}")
+            continue
         lines.append(f"  [{source['n']}] {source['path']}{mark}")
         if where.strip():
             lines.append(f"      {where.strip()}")

@@ -105,8 +105,8 @@ def show(cli: CliContext, session_id: str, as_json: bool) -> None:
     sources and the feedback given.
 
     With --json: {"session": {...}, "messages": [{"id", "session_id", "role", "content",
-    "grounded", "model", "adapter", "sources", "timings", "claims", "created_at",
-    "feedback"}]}.
+    "grounded", "model", "adapter", "sources", "timings", "claims", "learned",
+    "created_at", "feedback"}]}.
     """
     with running_client(cli) as client:
         doc = client.session(session_id)

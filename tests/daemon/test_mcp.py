@@ -36,7 +36,7 @@ SKERRY = (
     "The lighthouse on Skerry Island was built by the engineer Ada Quill.\n"
     "Construction finished in 1872, after four years of work in bad weather.\n"
 )
-TOOLS = {"search_documents", "read_document", "list_folders", "ask"}
+TOOLS = {"search_documents", "read_document", "list_folders", "ask", "remember", "recall"}
 # Short answers, to keep it quick; greedy unless perturbed (tests.support.generation).
 CONFIG = f"[model]\ntemperature = {sampling()['temperature']}\nmax_tokens = 48\n"
 
@@ -119,7 +119,7 @@ def text(result: CallToolResult) -> str:
     return "\n".join(block.text for block in result.content)
 
 
-def test_the_four_tools_have_documented_schemas(setup):
+def test_the_tools_have_documented_schemas(setup):
     tools = setup.mcp.list_tools()
     assert set(tools) == TOOLS
     for tool in tools.values():
@@ -140,6 +140,8 @@ def test_the_four_tools_have_documented_schemas(setup):
     assert tools["ask"].input_schema["required"] == ["question"]
     assert tools["list_folders"].input_schema["properties"] == {}
     assert tools["search_documents"].annotations.read_only_hint is True
+    assert tools["remember"].input_schema["required"] == ["question", "answer"]
+    assert tools["recall"].annotations.read_only_hint is True
 
 
 def test_the_first_tool_call_started_the_daemon(setup):
@@ -232,6 +234,21 @@ def test_ask_answers_from_the_document_with_sources(setup):
     shown = text(result)
     assert shown.startswith(answer["answer"])
     assert f"Sources:\n[{top['n']}] {top['path']}, {top['location']}" in shown
+
+
+def test_a_remembered_fact_is_recalled_and_cited_when_asked(setup):
+    remembered = setup.mcp.call(
+        "remember", question="What is my cat called?", answer="Your cat is called Pixel Quark."
+    )
+    assert not remembered.is_error, text(remembered)
+    memory = remembered.structured_content
+    assert memory["id"].startswith("mem_") and memory["kind"] == "teach"
+    recalled = setup.mcp.call("recall", query="the name of my cat").structured_content
+    assert recalled["results"][0]["memory"]["id"] == memory["id"]
+    result = setup.mcp.call("ask", question="What is my cat called?")
+    sources = result.structured_content["sources"]
+    assert sources[0]["memory"]["id"] == memory["id"]
+    assert "you told me, " in text(result)
 
 
 def test_a_slow_answer_does_not_hold_up_other_calls(setup):

@@ -15,8 +15,10 @@ from cove.tui.answers import (
     Turn,
     badge,
     editor_command,
+    find_memory,
     snippet_range,
     source_label,
+    told_you,
     turns_from_messages,
     unsupported_line,
 )
@@ -50,6 +52,11 @@ def test_answer_kinds_and_badges() -> None:
     assert "General knowledge" in badge(done(grounded=False))
     assert done(grounded=False, timings={"declined_topic": "diagnosis"}).kind == "declined"
     assert Turn(question="q", state="stopped").kind == "stopped"
+    # Answered by the adapter trained on the user's own questions: its own band.
+    learned = done(grounded=False, learned=True)
+    assert learned.kind == "learned"
+    assert badge(learned) == "Learned from you, not from your documents"
+    assert done(grounded=False, learned=False).kind == "general"  # no key means false too
 
 
 def test_stored_messages_become_turns() -> None:
@@ -76,6 +83,40 @@ def test_source_label_and_snippet_range() -> None:
     assert source_label(SOURCE) == "[1] skerry.md  Skerry Island lighthouse  lines 3-4  (cited)"
     assert snippet_range(SOURCE) == (1, 10)
     assert snippet_range({**SOURCE, "page": 2}) is None  # pages have no line numbers
+
+
+TAUGHT = datetime(2026, 12, 3, 14, 2).timestamp()
+MEMORY = {
+    "id": "mem_0123456789ab",
+    "question": "What is the name of my boat?",
+    "answer": "Your boat is called the Gull Wing.",
+    "path": "/home/cove/teach/cove-teach.jsonl",
+    "line": 3,
+    "taught_at": TAUGHT,
+    "kind": "teach",
+    "message_id": None,
+}
+MEMORY_SOURCE = {
+    **SOURCE,
+    "path": MEMORY["path"],
+    "heading": [MEMORY["question"]],
+    "line_start": 3,
+    "line_end": 3,
+    "snippet": MEMORY["answer"],
+    "memory": {k: MEMORY[k] for k in ("id", "kind", "question", "taught_at")},
+}
+
+
+def test_a_memory_source_is_what_you_told_me() -> None:
+    assert told_you(TAUGHT) == "you told me, 2026-12-03"
+    assert source_label(MEMORY_SOURCE) == (
+        "[1] you told me, 2026-12-03  “What is the name of my boat?”  (cited)"
+    )
+    # Its question and answer are shown, not the teach file's lines.
+    assert snippet_range(MEMORY_SOURCE) is None
+    assert find_memory([MEMORY], MEMORY["id"]) == MEMORY
+    assert find_memory([MEMORY], "mem_gone") is None
+    assert source_label({**SOURCE, "memory": None}).startswith("[1] skerry.md")
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from textual.widgets import Input, Switch, TextArea
 from cove.tui.app import LIGHT_THEME
 from cove.tui.screens.help import HelpScreen
 from cove.tui.screens.library import LibraryScreen
+from cove.tui.screens.memories import MemoriesScreen
 from cove.tui.screens.training import TrainingScreen
 from cove.tui.widgets.status_bar import StatusBar
 from cove.tui.widgets.turn import TurnView
@@ -127,6 +128,16 @@ def test_snapshot_training_with_nothing_trained(fresh: RunningDaemon, snap_compa
     assert snap_compare(make_app(fresh.home), run_before=training)
 
 
+def test_snapshot_memories_with_nothing_taught(fresh: RunningDaemon, snap_compare) -> None:
+    async def memories(pilot: Pilot) -> None:
+        await settled(pilot)
+        await pilot.press("f5")
+        await on_screen(MemoriesScreen, lambda screen: screen.memories is not None)(pilot)
+        assert pilot.app.screen.query_one("#no-memories").display
+
+    assert snap_compare(make_app(fresh.home), run_before=memories)
+
+
 def test_training_schedule_turns_on_and_off_from_the_screen(fresh: RunningDaemon) -> None:
     """t turns the nightly run on (at 02:00, the schedule having no time) and off again,
     as the daemon's own document says."""
@@ -211,12 +222,15 @@ def test_every_action_is_in_the_palette(tmp_path: Path) -> None:
                 "Correct answer", "Clear feedback", "Ask from general knowledge",
                 "Show source in context", "Open source in editor", "Sessions",
                 "Search sessions", "Rename session", "Delete session", "Export session",
-                "Chat", "Library", "Training", "Help", "Toggle light/dark theme", "Quit",
+                "Chat", "Library", "Training", "Memories", "Help", "Toggle light/dark theme",
+                "Quit",
             } <= titles()  # fmt: skip
             await pilot.press("f3")
             assert {"Add folder", "Remove folder", "Pause or resume indexing"} <= titles()
             await pilot.press("f4")
             assert "Reload training" in titles()
+            await pilot.press("f5")
+            assert {"Add memory", "Forget memory", "Search memories"} <= titles()
 
             # Run an app command and a screen action through the palette itself.
             await pilot.press("f2")

@@ -1,4 +1,5 @@
-"""The chat screen's source actions: show a source in context, open it in $EDITOR."""
+"""The chat screen's source actions: show a source in context (a memory: its question and
+whole answer), open it in $EDITOR."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 from textual.app import SuspendNotSupported
 from textual.widgets import OptionList
 
-from cove.tui.answers import EditorError, editor_command, snippet_range
+from cove.tui.answers import EditorError, editor_command, find_memory, snippet_range
 from cove.tui.screens.snippet import SnippetScreen
 from cove.tui.widgets.sources import SourcesPanel
 from cove.tui.work import api_worker
@@ -40,6 +41,15 @@ class SourceActions:
         if source is None:
             self.notify("No source selected.", severity="warning")
             return
+        if source.get("memory"):
+            memory_id = source["memory"]["id"]
+            api_worker(
+                self,
+                lambda client: find_memory(client.memories()["memories"], memory_id),
+                lambda memory: self._show_snippet(source, memory),
+                what="Reading the memory",
+            )
+            return
         lines = snippet_range(source)
         if lines is None:  # a page of a PDF or a slide: its snippet is what there is
             self._show_snippet(source, None)
@@ -63,6 +73,12 @@ class SourceActions:
         source = self.query_one(SourcesPanel).current
         if source is None:
             self.notify("No source to open.", severity="warning")
+            return
+        if not source["path"]:
+            self.notify(
+                "This memory is a correction you made in the chat: no file holds it.",
+                severity="warning",
+            )
             return
         try:
             command = editor_command(

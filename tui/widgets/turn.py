@@ -1,5 +1,6 @@
 """One question and its answer in the chat log: streamed Markdown, a badge for answers
-that are not from the documents, and a line with sources and feedback."""
+that are not from the documents (general knowledge, learned from the user), and a line
+with sources and feedback."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from textual.widgets.markdown import MarkdownStream
 
 from cove.tui.answers import Turn, badge, meta_line, unsupported_line
 
-KINDS = ("streaming", "stopped", "failed", "declined", "general", "unknown", "grounded")
+KINDS = ("streaming", "stopped", "failed", "declined", "learned", "general", "unknown", "grounded")
 
 
 class TurnView(Vertical, can_focus=True):

@@ -233,6 +233,8 @@ async def _pipeline_response(
             "timings",
             "claims",
             "replaced",
+            "learned",
+            "learned_from",
         )
         if k in result
     }

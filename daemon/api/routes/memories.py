@@ -1,0 +1,84 @@
+"""/api/memories: what the user taught Cove, listed, added, searched and forgotten."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from cove.daemon.api.errors import ApiError
+from cove.daemon.api.state import DaemonState
+from cove.daemon.memories import Memories, MemoryNotFoundError
+
+router = APIRouter(prefix="/api/memories", tags=["memories"])
+
+
+class MemoryBody(BaseModel):
+    question: str = Field(min_length=1, max_length=20_000, pattern=r"\S")
+    answer: str = Field(min_length=1, max_length=20_000, pattern=r"\S")
+
+
+def _state(request: Request) -> DaemonState:
+    return request.app.state.cove
+
+
+def _memories(request: Request) -> Memories:
+    memories = _state(request).get_assistant().memories
+    assert memories is not None  # the daemon always gives its assistant the teach folder
+    return memories
+
+
+@router.get("", summary="Every memory, in the order of the teach folder's files")
+async def list_memories(request: Request) -> dict:
+    found = await asyncio.to_thread(_memories(request).all)
+    return {"memories": [m.as_dict() for m in found]}
+
+
+@router.post("", summary="Remember a question and its answer (written to the teach folder)")
+async def add_memory(body: MemoryBody, request: Request) -> dict:
+    memory = await asyncio.to_thread(_memories(request).add, body.question, body.answer)
+    return {"memory": memory.as_dict()}
+
+
+@router.get("/search", summary="The memories closest to a query, with their scores")
+async def search_memories(
+    request: Request,
+    q: str = Query(min_length=1, max_length=20_000, description="what to look for"),
+    limit: int = Query(5, ge=1, le=100),
+) -> dict:
+    hits = await asyncio.to_thread(_memories(request).search, q, limit)
+    return {
+        "query": q,
+        "results": [
+            {"memory": h.memory.as_dict(), "dense": round(h.dense, 4), "keyword": h.keyword}
+            for h in hits
+        ],
+    }
+
+
+@router.delete(
+    "/{memory_id}",
+    summary="Forget a memory: removed from its file, so from answers at once; adapters "
+    "trained on it are listed (and flagged in /api/adapters)",
+)
+async def forget_memory(memory_id: str, request: Request) -> dict:
+    state = _state(request)
+    try:
+        memory = await asyncio.to_thread(_memories(request).forget, memory_id)
+    except MemoryNotFoundError as exc:
+        raise ApiError(404, str(exc), "memory_not_found") from None
+    flagged = await asyncio.to_thread(state.adapter_list)
+    return {
+        "forgotten": memory.as_dict(),
+        "adapters_trained_on_it": [
+            a["id"] for a in flagged if _trained_on(a["provenance"], memory.path, memory.line)
+        ],
+    }
+
+
+def _trained_on(provenance: list[dict], path: str, line: int) -> bool:
+    return any(
+        e.get("kind") == "teach" and e.get("path") == path and e.get("line") == line
+        for e in provenance
+    )
