@@ -3,6 +3,9 @@ statistics, the active one, rollback, and hot-loading into the running model.
 
 The active adapter is state (setting `adapter`, a path, read at start-up); the adapters
 activated before it are kept (setting `adapter_history`) so that rollback can go back.
+
+Beside each adapter.gguf, `questions.json` lists what it was trained and judged on:
+`[{"question", "target", "digest", "provenance", "split"}]` (`training_questions`).
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from pathlib import Path
 import sqlite_utils
 
 from cove.daemon.config import Config
+from cove.daemon.paths import CovePaths
 from cove.daemon.runtime import Runtime
 from cove.daemon.runtime.base import ModelLoadError
 from cove.daemon.runtime.models import load_backend, resolve_model
 from cove.daemon.store import get_setting, set_setting
 
 JSON_COLUMNS = ("metrics", "data_stats", "provenance")
+QUESTIONS_FILE = "questions.json"
 
 
 class AdapterError(RuntimeError):
@@ -49,8 +54,16 @@ def register(
     metrics: dict,
     data_stats: dict,
     provenance: list[dict],
+    questions: list[dict] | None = None,
 ) -> dict:
-    """Record an adapter file (already in COVE_HOME/adapters) and return its row."""
+    """Record an adapter file (already in COVE_HOME/adapters) and return its row.
+
+    `questions` (what `Dataset.questions()` gives) are written to questions.json beside
+    the file.
+    """
+    if questions is not None:
+        text = json.dumps(questions, ensure_ascii=False, indent=1) + "\n"
+        (path.parent / QUESTIONS_FILE).write_text(text, encoding="utf-8")
     db["adapters"].insert(
         {
             "id": adapter_id,
@@ -72,6 +85,20 @@ def get_adapter(db: sqlite_utils.Database, adapter_id: str) -> dict:
     if not rows:
         raise AdapterNotFoundError(f"no adapter {adapter_id!r}: see `cove adapters list`")
     return _parsed(rows[0])
+
+
+def training_questions(where: Config | CovePaths, adapter_id: str) -> list[dict]:
+    """The questions adapter `adapter_id` was trained and judged on (its questions.json):
+    `[{"question", "target", "digest", "provenance", "split"}]`; [] for an adapter without
+    the file (trained before it was written) or an unknown one."""
+    paths = where.paths if isinstance(where, Config) else where
+    if not re.fullmatch(r"[\w.-]+", adapter_id) or adapter_id.strip(".") == "":
+        return []
+    try:
+        data = json.loads((paths.adapters / adapter_id / QUESTIONS_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return []
+    return data if isinstance(data, list) else []
 
 
 def _parsed(row: dict) -> dict:

@@ -154,9 +154,18 @@ class TrainSettings:
     # have, with a GPU (or allow_cpu), and on mains power. `cove train now` always runs.
     min_new_examples: int = 5
     allow_cpu: bool = False
-    # LoRA training; the defaults learn a handful of facts on the default model.
-    steps: int = 60
+    # LoRA training; the defaults learn a handful of facts on the default model. Steps
+    # follow the data: at most `epochs` passes over the examples, each ceil(examples /
+    # batch_size) steps, ending early once every fact is learned and `patience` epochs
+    # brought nothing better (0: never early). `steps` > 0 sets the step budget instead
+    # (as `cove train now --steps N` does); 0 follows the data.
+    epochs: int = 24
+    steps: int = 0
+    patience: int = 2
     batch_size: int = 4
+    # Rows of the model's own answers to everyday prompts learned beside yours at every
+    # step, so it keeps answering like before (0 for none: answers drift to your facts').
+    replay_rows: int = 2
     learning_rate: float = 1e-3
     lora_r: int = 8
     lora_alpha: int = 16
@@ -172,8 +181,16 @@ class TrainSettings:
     # RAFT-style synthetic Q&A written by the chat model from indexed chunks; 0 for none
     # (the default model is too small to write useful ones).
     synthetic_examples: int = 0
-    # The eval gate: promoted only if the held-out loss falls by min_loss_drop and the
-    # probe answer match and ROUGE-L rise by at least their gains (0: must not fall).
+    # The eval gate: promoted only if the adapter answers at least min_recall of your
+    # facts, recall and ROUGE-L on them rise over the base by at least their gains (0: must
+    # not fall), the loss of the general held-out set rises by at most max_drift (nats
+    # per token), and, when you gave paraphrased questions, their held-out loss falls by
+    # min_loss_drop.
+    min_recall: float = 0.75
+    max_drift: float = 0.1
+    # Rows of the general held-out set the drift is measured on; 0 for all (165). Fewer
+    # is faster (each row costs about a third of a second on 2 CPU cores) and noisier.
+    drift_examples: int = 0
     min_loss_drop: float = 0.05
     min_match_gain: float = 0.0
     min_rouge_gain: float = 0.0
@@ -276,8 +293,11 @@ CHECKS: dict[str, tuple[Any, str]] = {
     "chat.max_tokens": (lambda v: v >= 1, "a positive integer"),
     "chat.repeat_penalty": (lambda v: 0.5 <= v <= 2, "a number between 0.5 and 2"),
     "train.min_new_examples": (lambda v: v >= 0, "0 or a positive integer"),
-    "train.steps": (lambda v: v >= 1, "a positive integer"),
+    "train.epochs": (lambda v: 1 <= v <= 1000, "an integer between 1 and 1000"),
+    "train.steps": (lambda v: v >= 0, "0 (follow the data) or a positive integer"),
+    "train.patience": (lambda v: 0 <= v <= 1000, "0 (no early stop) or a number of epochs"),
     "train.batch_size": (lambda v: v >= 1, "a positive integer"),
+    "train.replay_rows": (lambda v: 0 <= v <= 64, "an integer between 0 and 64"),
     "train.learning_rate": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
     "train.lora_r": (lambda v: 1 <= v <= 256, "an integer between 1 and 256"),
     "train.lora_alpha": (lambda v: v >= 1, "a positive integer"),
@@ -286,6 +306,9 @@ CHECKS: dict[str, tuple[Any, str]] = {
     "train.backend": (lambda v: v in {"auto", "peft", "unsloth"}, "'auto', 'peft' or 'unsloth'"),
     "train.heldout_fraction": (lambda v: 0 <= v <= 0.5, "a fraction between 0 and 0.5"),
     "train.synthetic_examples": (lambda v: 0 <= v <= 10_000, "between 0 and 10000"),
+    "train.min_recall": (lambda v: 0 <= v <= 1, "a share between 0 and 1"),
+    "train.max_drift": (lambda v: v >= 0, "a number of at least 0 (nats per token)"),
+    "train.drift_examples": (lambda v: 0 <= v <= 10_000, "0 (all) or a number of rows"),
     "train.min_loss_drop": (lambda v: v >= 0, "a number of at least 0"),
     "ollama.num_ctx": (lambda v: v >= 256, "an integer of at least 256"),
     "ollama.timeout": (lambda v: v > 0, "a positive number of seconds"),

@@ -14,12 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlite_utils
+
+from cove.daemon.config import Config
 from cove.daemon.evidence import Embed, cosine
 
 # The adapter's training questions: [{"question", "target", "digest", "provenance"}].
 Questions = Callable[[str], list[dict]]
 # Whether one provenance entry's source is gone (`training_sources.source_gone`).
 Gone = Callable[[dict], bool]
+# A fresh `Gone` for each question: it reads the teach files once, as they are now.
+GoneNow = Callable[[], Gone]
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class LearnedMatch:
 class LearnedRouter:
     """Finds the active adapter's closest training question; vectors are kept per adapter."""
 
-    def __init__(self, questions: Questions, embed: Embed, gone: Gone) -> None:
+    def __init__(self, questions: Questions, embed: Embed, gone: GoneNow) -> None:
         self._questions = questions
         self._embed = embed
         self._gone = gone
@@ -61,10 +66,11 @@ class LearnedRouter:
         scored = sorted(
             ((cosine(vector, v), row) for row, v in trained), key=lambda p: p[0], reverse=True
         )
+        gone = self._gone()
         for similarity, row in scored:
             if similarity < bar:
                 return None
-            if not self._forgotten(row):
+            if not _forgotten(row, gone):
                 return LearnedMatch(adapter_id, row["question"], similarity)
         return None
 
@@ -76,11 +82,23 @@ class LearnedRouter:
                 self._cache[adapter_id] = list(zip(rows, vectors, strict=True))
             return self._cache[adapter_id]
 
-    def _forgotten(self, row: dict) -> bool:
-        provenance = row.get("provenance") or []
-        return bool(provenance) and all(self._gone(entry) for entry in provenance)
+
+def _forgotten(row: dict, gone: Gone) -> bool:
+    """Every source of the example is gone (one left, e.g. a correction, keeps it)."""
+    provenance = row.get("provenance") or []
+    return bool(provenance) and all(gone(entry) for entry in provenance)
 
 
 def adapter_id_of(adapter_path: str) -> str:
     """The registry id of a loaded adapter: its file lies in `adapters/<id>/`."""
     return Path(adapter_path).parent.name
+
+
+def learned_router(config: Config, db: sqlite_utils.Database, embed: Embed) -> LearnedRouter:
+    """The router over the adapter registry of `config` and the sources in `db`."""
+    from cove.daemon.adapters import training_questions
+    from cove.daemon.training_sources import source_gone
+
+    return LearnedRouter(
+        lambda adapter_id: training_questions(config, adapter_id), embed, lambda: source_gone(db)
+    )

@@ -15,7 +15,6 @@ closer) and by words (the share of the question's content words the memory holds
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -32,7 +31,7 @@ from cove.finetune.dataset import Example, from_feedback
 from cove.finetune.teach import read_teach_folder, teach
 from cove.index.keywords import content_words
 
-MEMORY_ID = re.compile(r"^mem_[0-9a-f]{12}$")
+MEMORY_ID = re.compile(r"^mem_[0-9a-f]{16}$")
 _Q_LINE = re.compile(r"^\s*q\s*:", re.IGNORECASE)
 
 
@@ -70,9 +69,9 @@ class MemoryHit:
 
 
 def memory_id(example: Example) -> str:
-    """A stable id for what a memory says (its normalized question and answer)."""
-    digest = hashlib.sha256(json.dumps(example.key(), ensure_ascii=False).encode())
-    return "mem_" + digest.hexdigest()[:12]
+    """A stable id for what a memory says: its example's digest (the one training
+    provenance records), so adapters trained on a memory can be found by it."""
+    return "mem_" + example.digest()
 
 
 class Memories:

@@ -118,6 +118,7 @@ def load_state(config: Config, guard: NetworkGuard):
     """Open cove.db and load the chat and embedding models."""
     from cove.daemon.api.state import DaemonState
     from cove.daemon.chat import Assistant
+    from cove.daemon.learned import learned_router
     from cove.daemon.memories import Memories
     from cove.daemon.runtime import ModelLoadError, Runtime
     from cove.daemon.runtime.models import load_backend, resolve_model
@@ -173,6 +174,7 @@ def load_state(config: Config, guard: NetworkGuard):
         guardrails,
         embed=embedder.embed,
         memories=Memories(config.teach_folder, embedder.embed, db),
+        learned=learned_router(config, db, embedder.embed),
     )
     return DaemonState(
         config=config,

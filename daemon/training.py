@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 
 from cove.daemon import adapters
@@ -44,7 +45,16 @@ TERMINAL = ("promoted", "rejected", "failed", "cancelled", "skipped")
 JSON_FIELDS = ("progress", "losses", "data_stats", "metrics", "decision", "stage_seconds")
 # Probe answers are short facts; greedy decoding makes base and adapter comparable.
 PROBE_MAX_TOKENS = 48
-MAX_PROBES = 16
+# Every fact and paraphrase is asked, up to this many (~2 s each for base and adapter).
+MAX_PROBES = 64
+# The base model's scores on the general held-out set, kept between runs.
+GENERAL_BASE_CACHE = "general-base-scores.json"
+# What a run's `progress` keeps of the trainer's events (an epoch's may come first: Unsloth
+# logs a step after its epoch check).
+PROGRESS_KEYS = {
+    "progress": ("step", "steps", "loss", "tokens_per_s", "eta_s", "elapsed_s"),
+    "epoch": ("step", "steps", "epoch", "epochs", "learned", "facts", "drift", "best_epoch"),
+}
 # The eval gate's own llama.cpp instance needs far less context than chat.
 PROBE_CONTEXT = 2048
 NOTHING_TO_LEARN = (
@@ -156,7 +166,8 @@ class TrainingService:
                 raise TrainingBusyError(
                     f"training run {self._run['id']} is in progress: `cove train status`"
                 )
-            run = self._new_run(trigger, "running", steps or self.config.train.steps)
+            # None: the data sets the steps (epochs), once the dataset is built.
+            run = self._new_run(trigger, "running", steps or self.config.train.steps or None)
             self._run = run
             self._cancel = threading.Event()
             self._thread = threading.Thread(
@@ -239,6 +250,7 @@ class TrainingService:
             metrics=metrics,
             data_stats=dataset.stats,
             provenance=dataset.provenance(),
+            questions=dataset.questions(),
         )
         self._update(decision=decision.to_dict(), metrics=metrics, adapter_id=adapter_id)
         if decision.promote and choice.backend == "ollama":
@@ -287,6 +299,7 @@ class TrainingService:
 
         from cove.daemon.feedback import training_examples
         from cove.finetune.dataset import DatasetError, build_dataset, write_dataset
+        from cove.finetune.drift import REPLAY_FILE, write_general
 
         self._stage("dataset")
         scrub_stored_datasets(self._db, self.config.paths.training)
@@ -307,22 +320,36 @@ class TrainingService:
         if not dataset.train:
             raise RunFailed(NOTHING_TO_LEARN)
         write_dataset(dataset, run_dir / "data")
+        write_general(tokenizer, run_dir / "data")
+        write_general(tokenizer, run_dir / "data", REPLAY_FILE)
         return dataset
 
     def _stage_training(self, base_dir: Path, dataset, run_dir: Path):
         from cove.finetune.dataset import HELDOUT_FILE, TRAIN_FILE
+        from cove.finetune.drift import GENERAL_FILE, REPLAY_FILE
+        from cove.finetune.epochs import planned_steps
         from cove.finetune.spec import TrainSpec
         from cove.finetune.trainer import run_training
 
         self._stage("training")
         train = self.config.train
         data = run_dir / "data"
+        steps = self.current()["steps"]
+        if not steps:
+            steps = planned_steps(len(dataset.train), train.batch_size, train.epochs)
+            self._update(steps=steps)
         spec = TrainSpec(
             base_dir=str(base_dir),
             train_path=str(data / TRAIN_FILE),
             eval_path=str(data / HELDOUT_FILE) if dataset.heldout else None,
+            general_path=str(data / GENERAL_FILE.name),
+            general_rows=train.drift_examples,
+            base_loss_cache=str(self.config.paths.training / GENERAL_BASE_CACHE),
+            replay_path=str(data / REPLAY_FILE.name),
+            replay_rows=train.replay_rows,
+            patience=train.patience,
             output_dir=str(run_dir),
-            steps=self.current()["steps"],
+            steps=steps,
             batch_size=train.batch_size,
             learning_rate=train.learning_rate,
             r=train.lora_r,
@@ -340,18 +367,17 @@ class TrainingService:
     def _stage_gate(self, choice: ModelChoice, dataset, result, gguf: Path):
         from cove.daemon.runtime.base import GenerationParams, ModelLoadError
         from cove.daemon.runtime.llamacpp import LlamaCppBackend
-        from cove.finetune.evaluate import Margins, compare_on_probes, decide, select_probes
+        from cove.finetune import evaluate
 
         self._stage("evaluating")
-        base = {"heldout_loss": result.metrics.get("base_eval_loss")}
-        tuned = {"heldout_loss": result.metrics.get("eval_loss")}
-        probes = select_probes(dataset.probes(), MAX_PROBES)
+        base, tuned = evaluate.trainer_measures(result.metrics)
+        probes = evaluate.select_probes(dataset.probes(), MAX_PROBES)
         metrics: dict = {"trainer": result.metrics, "probes": len(probes)}
         if probes and choice.path is not None:
             backend = LlamaCppBackend(choice.path, choice.model_id, PROBE_CONTEXT, self._threads())
             try:
                 params = GenerationParams(max_tokens=PROBE_MAX_TOKENS, temperature=0, seed=1)
-                scores = compare_on_probes(backend, probes, gguf, params)
+                scores = evaluate.compare_on_probes(backend, probes, gguf, params)
             except ModelLoadError as exc:
                 raise RunFailed(f"the exported adapter does not load in llama.cpp: {exc}") from exc
             finally:
@@ -360,9 +386,11 @@ class TrainingService:
             tuned.update(scores["adapter"])
             metrics["probe_details"] = scores["details"]
         metrics.update(base=base, adapter=tuned)
-        train = self.config.train
-        margins = Margins(train.min_loss_drop, train.min_match_gain, train.min_rouge_gain)
-        return decide(base, tuned, margins), metrics
+        train = self.config.train  # the gate's margins are [train] keys of the same names
+        margins = evaluate.Margins(
+            **{f.name: getattr(train, f.name) for f in fields(evaluate.Margins)}
+        )
+        return evaluate.decide(base, tuned, margins), metrics
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -411,13 +439,12 @@ class TrainingService:
 
     def _on_trainer_event(self, event: dict) -> None:
         kind = event.get("event")
-        if kind == "progress":
-            keys = ("step", "steps", "loss", "tokens_per_s", "eta_s", "elapsed_s")
-            progress = {key: event.get(key) for key in keys}
+        if kind in PROGRESS_KEYS:  # a step's figures, and the last epoch's beside them
+            figures = {key: event.get(key) for key in PROGRESS_KEYS[kind]}
             with self._lock:
                 if self._run is not None:
-                    self._run["progress"] = progress
-                    if event.get("loss") is not None:
+                    self._run["progress"] = {**self._run["progress"], **figures}
+                    if kind == "progress" and event.get("loss") is not None:
                         self._run["losses"] = [*self._run["losses"], event["loss"]]
             self._persist()
         elif kind in ("start", "loaded"):

@@ -2,14 +2,13 @@
 which of them the last run had not seen, and which sources of an adapter are gone.
 
 Examples come from two live sources, read fresh for every run: feedback in cove.db (rated
-up or corrected answers) and the teach folder. Deleting a session, a piece of feedback or
-a teach file therefore drops its examples from the next run by itself; an adapter already
-trained on them is flagged by `removed_sources`.
+up or corrected answers) and the teach folder. Deleting a session, a piece of feedback, a
+teach file or one pair out of it therefore drops its examples from the next run by
+itself; an adapter already trained on them is flagged by `removed_sources`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -19,7 +18,7 @@ import sqlite_utils
 from cove.daemon.feedback import training_examples
 from cove.finetune.dataset import Example, from_feedback
 from cove.finetune.forget import Gone, forget_in_dataset_where
-from cove.finetune.teach import read_teach_folder
+from cove.finetune.teach import read_teach_file, read_teach_folder
 
 KEYS_FILE = "examples.json"
 # Feedback that still makes a training example: rated up, or corrected.
@@ -36,7 +35,7 @@ def current_examples(db: sqlite_utils.Database, teach_folder: Path) -> list[Exam
 
 def example_digest(example: Example) -> str:
     """A stable name for what an example teaches (its normalized prompt and answer)."""
-    return hashlib.sha256(json.dumps(example.key()).encode()).hexdigest()[:16]
+    return example.digest()
 
 
 def write_example_digests(run_dir: Path, examples: Iterable[Example]) -> None:
@@ -59,17 +58,32 @@ def count_new_examples(examples: Iterable[Example], seen: set[str]) -> int:
 
 def source_gone(db: sqlite_utils.Database) -> Gone:
     """Whether a provenance entry's source no longer exists: feedback cleared or its
-    message or session deleted, a teach file deleted, or an indexed chunk gone."""
+    message or session deleted, a teach file deleted or no longer holding the pair (entries
+    with a `digest`; older ones go with their file only), or an indexed chunk gone.
+
+    Teach files are read once per returned function: make one per listing or scrub."""
+    held: dict[str, set[str]] = {}
 
     def exists(sql: str, value: object) -> bool:
         return bool(list(db.query(sql, [value])))
+
+    def teach_gone(entry: dict) -> bool:
+        path = Path(entry["path"])
+        if not path.is_file():
+            return True
+        if "digest" not in entry:
+            return False
+        if entry["path"] not in held:
+            examples, _problems = read_teach_file(path)
+            held[entry["path"]] = {example.digest() for example in examples}
+        return entry["digest"] not in held[entry["path"]]
 
     def gone(entry: dict) -> bool:
         kind = entry.get("kind")
         if kind == "feedback":
             return not exists(LIVE_FEEDBACK, entry["message_id"])
         if kind == "teach":
-            return not Path(entry["path"]).is_file()
+            return teach_gone(entry)
         if kind == "synthetic":
             chunk_ids = entry.get("chunk_ids", [])
             live = {

@@ -61,26 +61,30 @@ def _plain_head(model) -> bool:
     )
 
 
-def batch_loss(model, input_ids, attention_mask, labels):
-    """Sum of token losses over the labelled positions, and how many there are.
+def _answer_logits(model, input_ids, attention_mask, labels):
+    """Logits at the labelled positions, their target tokens, and the mask that chose them.
 
     Logits are computed only where a label is: on short answers after long prompts this
     skips most of the vocabulary projection, the largest single matmul of a small model.
     `model` is a causal LM (a PEFT wrapper is unwrapped to it).
     """
-    import torch.nn.functional as F
-
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
     targets = labels[:, 1:]
     keep = targets != IGNORE
-    count = int(keep.sum())
     if _plain_head(inner):
         hidden = inner.get_decoder()(input_ids=input_ids, attention_mask=attention_mask)[0]
         logits = inner.get_output_embeddings()(hidden[:, :-1][keep])
     else:
         logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1][keep]
-    loss = F.cross_entropy(logits.float(), targets[keep], reduction="sum")
-    return loss, count
+    return logits.float(), targets[keep], keep
+
+
+def batch_loss(model, input_ids, attention_mask, labels):
+    """Sum of token losses over the labelled positions, and how many there are."""
+    import torch.nn.functional as F
+
+    logits, targets, keep = _answer_logits(model, input_ids, attention_mask, labels)
+    return F.cross_entropy(logits, targets, reduction="sum"), int(keep.sum())
 
 
 def mean_loss(model, encoded: Sequence[Encoded], pad_id: int, batch_size: int = 8) -> float | None:
@@ -101,3 +105,64 @@ def mean_loss(model, encoded: Sequence[Encoded], pad_id: int, batch_size: int = 
             count += n
     model.train(was_training)
     return total / count if count else None
+
+
+@dataclass
+class RowScore:
+    """How well a model predicts one row's answer, teacher-forced.
+
+    `greedy`: every answer token is the model's most likely next token, so greedy decoding
+    writes exactly this answer. `worst`: the largest single token loss (nats).
+    """
+
+    loss_sum: float
+    tokens: int
+    greedy: bool
+    worst: float
+
+    @property
+    def loss(self) -> float | None:
+        return self.loss_sum / self.tokens if self.tokens else None
+
+
+def row_scores(
+    model, encoded: Sequence[Encoded], pad_id: int, batch_size: int = 8
+) -> list[RowScore]:
+    """A `RowScore` per row of `encoded`, in order (rows without answer tokens score 0)."""
+    import torch
+    import torch.nn.functional as F
+
+    scores: list[RowScore] = []
+    # Rows of like length batched together: less padding to compute.
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        for start in range(0, len(order), batch_size):
+            batch = collate([encoded[i] for i in order[start : start + batch_size]], pad_id)
+            logits, targets, keep = _answer_logits(model, *(t.to(device) for t in batch))
+            losses = F.cross_entropy(logits, targets, reduction="none")
+            hits = logits.argmax(-1) == targets
+            owner = keep.nonzero()[:, 0]  # the batch row of each labelled position
+            for row in range(keep.shape[0]):
+                mine = owner == row
+                count = int(mine.sum())
+                mine_losses = losses[mine]
+                scores.append(
+                    RowScore(
+                        loss_sum=float(mine_losses.sum()),
+                        tokens=count,
+                        greedy=bool(hits[mine].all()) if count else False,
+                        worst=float(mine_losses.max()) if count else 0.0,
+                    )
+                )
+    model.train(was_training)
+    by_row = dict(zip(order, scores, strict=True))
+    return [by_row[i] for i in range(len(order))]
+
+
+def pooled_loss(scores: Sequence[RowScore]) -> float | None:
+    """Mean token loss over several rows (each token counts once, as in `mean_loss`)."""
+    tokens = sum(score.tokens for score in scores)
+    return sum(score.loss_sum for score in scores) / tokens if tokens else None

@@ -9,20 +9,23 @@ Sources, each an `Example` kind:
   off unless the caller passes them.
 
 Every example keeps its provenance (`{"kind": "feedback", "message_id", "session_id"}`,
-`{"kind": "teach", "path", "line"}`, `{"kind": "synthetic", "chunk_ids", "file_ids",
-"paths"}`), so deleting a file, a session or a piece of feedback can remove what was
-built from it (`cove.finetune.forget`).
+`{"kind": "teach", "path", "line", "digest"}`, `{"kind": "synthetic", "chunk_ids",
+"file_ids", "paths"}`), so deleting a file, a line of it, a session or a piece of feedback
+can remove what was built from it (`cove.finetune.forget`). `Example.digest()` is the
+stable name of what an example teaches; a rendered row's `id` is that digest.
 
 `build_dataset` de-duplicates (same normalized prompt and target; the provenance of the
 copies is merged into the one kept), renders each example through the tokenizer's chat
 template, splits train and held-out deterministically and reports statistics.
 
-Held-out rule: with fewer than 2 examples (or `heldout_fraction=0`) nothing is held out.
-Otherwise `k = min(max_heldout, max(1, round(n * heldout_fraction)), n - 1)` examples are
-held out, chosen in an order fixed by a hash of the seed and the example, so adding an
-example does not reshuffle the others. Examples whose target is also the target of another example
-(paraphrased questions about one fact) are held out first, and never the last copy of a
-target: a fact the user taught once is always trained on.
+Held-out rule: every fact the user taught is trained on. Only extra paraphrases are held
+out: examples whose target is also the target of another example (questions asked another
+way about one fact), never the last copy of a target. At most
+`k = min(max_heldout, max(1, round(n * heldout_fraction)), n - 1)` are held out, chosen in
+an order fixed by a hash of the seed and the example, so adding an example does not
+reshuffle the others. Without paraphrases (or with `heldout_fraction=0`, or fewer than 2
+examples) nothing is held out: the eval gate then judges on recall of the facts and on
+drift from the base (`cove.finetune.drift`), not on a loss over facts never seen.
 """
 
 from __future__ import annotations
@@ -68,6 +71,10 @@ class Example:
         """What makes two examples the same: normalized prompt texts and target."""
         prompt = "\n".join(normalize(m["content"]) for m in self.prompt)
         return prompt, normalize(self.target)
+
+    def digest(self) -> str:
+        """A stable name for what the example teaches (a hash of `key()`, 16 hex digits)."""
+        return hashlib.sha256(json.dumps(self.key()).encode()).hexdigest()[:16]
 
 
 def normalize(text: str) -> str:
@@ -158,7 +165,7 @@ def render(example: Example, tokenizer, system: str | None = None) -> dict:
     prompt_tokens = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
     tokens = len(tokenizer(full, add_special_tokens=False)["input_ids"])
     return {
-        "id": _digest(example.key())[:16],
+        "id": example.digest(),
         "messages": messages,
         "prompt": prompt,
         "completion": full[len(prompt) :],
@@ -187,14 +194,11 @@ def split_heldout(
     order = sorted(range(n), key=lambda i: _digest([seed, rows[i]["id"]]))
     copies = Counter(normalize(row["target"]) for row in rows)
     chosen: set[int] = set()
-    for i in order:  # paraphrases first, never the last copy of a target
+    for i in order:  # paraphrases only, never the last copy of a target
         target = normalize(rows[i]["target"])
         if len(chosen) < k and copies[target] > 1:
             chosen.add(i)
             copies[target] -= 1
-    for i in order:
-        if len(chosen) < k and i not in chosen:
-            chosen.add(i)
     train = [row for i, row in enumerate(rows) if i not in chosen]
     heldout = [row for i, row in enumerate(rows) if i in chosen]
     return train, heldout
@@ -213,6 +217,21 @@ class Dataset:
     def provenance(self) -> list[dict]:
         """Every source the data came from (what a registry records with the adapter)."""
         return [entry for row in self.train + self.heldout for entry in row["provenance"]]
+
+    def questions(self) -> list[dict]:
+        """Every question the adapter was trained (`split` "train") or judged on
+        ("heldout"), with its answer, digest (the row id) and provenance."""
+        return [
+            {
+                "question": row["question"],
+                "target": row["target"],
+                "digest": row["id"],
+                "provenance": row["provenance"],
+                "split": split,
+            }
+            for split, rows in (("train", self.train), ("heldout", self.heldout))
+            for row in rows
+        ]
 
 
 def build_dataset(

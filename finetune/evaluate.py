@@ -1,16 +1,23 @@
-"""The eval gate: is the adapter better than the base, by the configured margins?
+"""The eval gate: did the adapter learn the user's facts, and did it keep the rest?
 
-Two measures, both on the user's data:
+What it judges:
 
-- held-out loss (response tokens only) of the base and of the adapter, in torch. The
-  trainer reports both in its "done" event (`base_eval_loss`, `eval_loss`) for the
-  spec's `eval_path`; `heldout_loss` computes it here for any adapter;
-- a probe set of the user's facts (`select_probes`: rows marked `probe`, i.e. taught
-  pairs and corrections), answered the way users get answers: the GGUF adapter over the
-  quantized base in llama.cpp, against the base alone, temperature 0, seed 1. Scores:
-  answer match rate (`scores.answer_match`) and mean ROUGE-L F1.
+- recall: the user's facts (`select_probes`: rows marked `probe`, i.e. taught pairs and
+  corrections, trained and held-out paraphrases alike, up to 64) asked again and answered
+  the way users get answers: the GGUF adapter over the quantized base in llama.cpp,
+  against the base alone, temperature 0, seed 1. Scores: answer match rate (recall,
+  `scores.answer_match`) and mean ROUGE-L F1;
+- forgetting: the response-token loss of the base and of the adapter on the general
+  held-out set that ships with Cove (`cove.finetune.drift`), from the trainer's "done"
+  event (`base_general_loss`, `general_loss`); drift is their difference;
+- held-out paraphrases, when the user gave any: their loss (`base_eval_loss`,
+  `eval_loss`; `heldout_loss` computes it here for any adapter).
 
-`decide` promotes only if the adapter wins by the margins, and says why.
+A loss on facts the adapter never saw is not a measure: made-up names cannot be guessed.
+The dataset holds out only paraphrases of trained facts for that reason.
+
+`decide` promotes only if the adapter passes every check there is a measure for, and
+says why.
 """
 
 from __future__ import annotations
@@ -47,7 +54,21 @@ def heldout_loss(
     return mean_loss(model, [e for e in encoded if e.completion_tokens], pad_id)
 
 
-def select_probes(rows: Sequence[dict], max_probes: int = 16, seed: int = 0) -> list[dict]:
+def trainer_measures(metrics: dict) -> tuple[dict, dict]:
+    """The base's and the adapter's measures from the trainer's "done" event: held-out
+    paraphrase loss and general held-out loss (`decide`'s `heldout_loss`, `general_loss`)."""
+    base = {
+        "heldout_loss": metrics.get("base_eval_loss"),
+        "general_loss": metrics.get("base_general_loss"),
+    }
+    adapter = {
+        "heldout_loss": metrics.get("eval_loss"),
+        "general_loss": metrics.get("general_loss"),
+    }
+    return base, adapter
+
+
+def select_probes(rows: Sequence[dict], max_probes: int = 64, seed: int = 0) -> list[dict]:
     """Up to `max_probes` rows marked as the user's facts, in a seeded, stable order."""
     probes = [row for row in rows if row.get("probe")]
 
@@ -120,16 +141,21 @@ def compare_on_probes(backend, probes: Sequence[dict], adapter_gguf: Path, param
 
 @dataclass(frozen=True)
 class Margins:
-    """How much the adapter must win by.
+    """What the adapter must reach.
 
-    `min_loss_drop`: the held-out loss (nats per answer token) must fall by at least
-    this. `min_match_gain` / `min_rouge_gain`: the probe answer-match rate and mean
-    ROUGE-L must rise by at least this (0: must not get worse).
+    `min_recall`: the share of the user's facts (the probes) it must answer right.
+    `min_match_gain` / `min_rouge_gain`: recall and mean ROUGE-L on the probes must rise
+    by at least this over the base (0: must not fall). `max_drift`: how much the loss of
+    the general held-out set may rise over the base's, in nats per answer token.
+    `min_loss_drop`: the loss on held-out paraphrases (when there are any) must fall by at
+    least this.
     """
 
     min_loss_drop: float = 0.05
     min_match_gain: float = 0.0
     min_rouge_gain: float = 0.0
+    min_recall: float = 0.75
+    max_drift: float = 0.1
 
 
 @dataclass
@@ -149,52 +175,100 @@ def _number(value) -> float | None:
     return None if math.isnan(value) else value
 
 
-def decide(base: dict, adapter: dict, margins: Margins = Margins()) -> Decision:
-    """Promote the adapter only if it wins by `margins` on every measure there is.
+EPS = 1e-9
 
-    `base` and `adapter` hold `heldout_loss`, `probe_match`, `probe_rouge_l` (None or
-    missing when not measured). Without a held-out loss (a one-example dataset), the
-    probes must strictly improve. Nothing measured at all: not promoted.
+
+def decide(base: dict, adapter: dict, margins: Margins = Margins()) -> Decision:
+    """Promote the adapter only if it passes every check there is a measure for.
+
+    `base` and `adapter` hold `probe_match` (recall: the share of probes answered right),
+    `probes`, `probe_rouge_l`, `general_loss` (the general held-out set) and
+    `heldout_loss` (held-out paraphrases); None or missing when not measured. Checks:
+    recall (at least `min_recall`, and not below the base by more than allowed), ROUGE-L,
+    general drift, held-out loss. Recall or the held-out loss must be among them: drift
+    alone says nothing learned. A measure asked of the adapter that came out NaN (it
+    diverged) fails its check.
     """
-    eps = 1e-9
     checks: dict[str, dict] = {}
     reasons: list[str] = []
-    base_loss, tuned_loss = _number(base.get("heldout_loss")), _number(adapter.get("heldout_loss"))
-    if base_loss is not None and "heldout_loss" in adapter and tuned_loss is None:
-        tuned_loss = math.inf  # the adapter's loss was asked for and is NaN: it diverged
-    if base_loss is not None and tuned_loss is not None:
-        need = base_loss - margins.min_loss_drop
-        passed = tuned_loss <= need + eps
-        checks["heldout_loss"] = {
-            "base": base_loss,
-            "adapter": tuned_loss,
-            "required": need,
-            "passed": passed,
-        }
-        reasons.append(
-            f"held-out loss {tuned_loss:.4f} vs base {base_loss:.4f}: "
-            + ("lower by the margin" if passed else f"needed <= {need:.4f}")
-        )
-    for name, gain, label in (
-        ("probe_match", margins.min_match_gain, "probe answer match"),
-        ("probe_rouge_l", margins.min_rouge_gain, "probe ROUGE-L"),
-    ):
-        before, after = _number(base.get(name)), _number(adapter.get(name))
-        if before is None or after is None:
-            continue
-        need = before + gain
-        passed = after >= need - eps
-        checks[name] = {"base": before, "adapter": after, "required": need, "passed": passed}
-        reasons.append(
-            f"{label} {after:.3f} vs base {before:.3f}: "
-            + ("good enough" if passed else f"needed >= {need:.3f}")
-        )
-    if not checks:
+    for check in (_recall, _rouge, _drift, _heldout):
+        found = check(base, adapter, margins)
+        if found is not None:
+            name, result, reason = found
+            checks[name] = result
+            reasons.append(reason)
+    if not {"recall", "heldout_loss"} & set(checks):
         return Decision(False, ["nothing to judge the adapter on (no held-out data, no probes)"])
-    promote = all(check["passed"] for check in checks.values())
-    if promote and "heldout_loss" not in checks:
-        strictly = any(c["adapter"] > c["base"] + eps for c in checks.values())
-        if not strictly:
-            promote = False
-            reasons.append("no held-out loss: the probes must improve, and they did not")
-    return Decision(promote, reasons, checks)
+    return Decision(all(check["passed"] for check in checks.values()), reasons, checks)
+
+
+def _measured(base: dict, adapter: dict, key: str) -> tuple[float | None, float | None]:
+    """The base's and the adapter's `key`; an adapter's NaN (it diverged) is infinity for
+    losses, so the check fails rather than vanishes."""
+    before, after = _number(base.get(key)), _number(adapter.get(key))
+    if before is not None and after is None and adapter.get(key) is not None:
+        after = math.inf
+    return before, after
+
+
+def _count(share: float, total) -> str:
+    return f"{round(share * total)}/{total}" if isinstance(total, int) and total else "?"
+
+
+def _recall(base: dict, adapter: dict, margins: Margins):
+    before, after = _number(base.get("probe_match")), _number(adapter.get("probe_match"))
+    if before is None or after is None:
+        return None
+    need = max(margins.min_recall, before + margins.min_match_gain)
+    passed = after >= need - EPS
+    total = adapter.get("probes")
+    result = {"base": before, "adapter": after, "required": need, "passed": passed}
+    reason = f"recall {_count(after, total)} ({after:.3f}) vs base {_count(before, total)}: " + (
+        "good enough" if passed else f"needed >= {need:.3f}"
+    )
+    return "recall", result, reason
+
+
+def _rouge(base: dict, adapter: dict, margins: Margins):
+    before, after = _number(base.get("probe_rouge_l")), _number(adapter.get("probe_rouge_l"))
+    if before is None or after is None:
+        return None
+    need = before + margins.min_rouge_gain
+    passed = after >= need - EPS
+    result = {"base": before, "adapter": after, "required": need, "passed": passed}
+    reason = f"probe ROUGE-L {after:.3f} vs base {before:.3f}: " + (
+        "good enough" if passed else f"needed >= {need:.3f}"
+    )
+    return "probe_rouge_l", result, reason
+
+
+def _drift(base: dict, adapter: dict, margins: Margins):
+    before, after = _measured(base, adapter, "general_loss")
+    if before is None or after is None:
+        return None
+    drift = after - before
+    passed = drift <= margins.max_drift + EPS
+    result = {
+        "base": before,
+        "adapter": after,
+        "drift": drift,
+        "required": margins.max_drift,
+        "passed": passed,
+    }
+    reason = f"general drift {drift:+.3f} nats/token: " + (
+        f"within {margins.max_drift:g}" if passed else f"over {margins.max_drift:g}"
+    )
+    return "general_drift", result, reason
+
+
+def _heldout(base: dict, adapter: dict, margins: Margins):
+    before, after = _measured(base, adapter, "heldout_loss")
+    if before is None or after is None:
+        return None
+    need = before - margins.min_loss_drop
+    passed = after <= need + EPS
+    result = {"base": before, "adapter": after, "required": need, "passed": passed}
+    reason = f"held-out paraphrase loss {after:.4f} vs base {before:.4f}: " + (
+        "lower by the margin" if passed else f"needed <= {need:.4f}"
+    )
+    return "heldout_loss", result, reason

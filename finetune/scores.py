@@ -7,10 +7,19 @@ import unicodedata
 from collections import Counter
 
 # Token F1 a probe answer needs, on the target's words that the question does not
-# already contain, to count as a match: "My cat is called Whiskers" against "My cat is
-# called Pixel Quark" for "What is my cat's name?" scores 0.4; a chatty correct answer
-# ("Your cat is called Pixel Quark, a lovely name") about 0.67.
+# already contain (and that are not FUNCTION_WORDS), to count as a match: "Your cat is
+# called Whiskers" against "My cat is called Pixel Quark" for "What is my cat's name?"
+# scores 0; "Pixel Quark, a lovely cat" 0.8.
 MATCH_F1 = 0.6
+# Words any answer of the same shape repeats: counting them, "Your dog is called Fennick"
+# matched "Your dog is called Pumbert" (F1 0.67 on your/called/<name>), so a wrong name
+# scored as a learned fact.
+_FUNCTION_WORDS = (
+    "a an the is are was were be been am i you your yours my mine me he she it its his her "
+    "they their them we our us of to in on at for and or with by from as that this called "
+    "named name s"
+)
+FUNCTION_WORDS = frozenset(_FUNCTION_WORDS.split())
 
 
 def tokens(text: str) -> list[str]:
@@ -60,14 +69,15 @@ def answer_match(answer: str, target: str, question: str = "", bar: float = MATC
     """Whether `answer` states the target: the normalized target appears in it, or the
     token F1 on the target's new words (those not in the question) reaches `bar`.
 
-    Words the question already holds ("my cat") are left out of the F1 because any
-    answer repeats them; what counts is the information only the target has.
+    Words the question already holds ("my cat") and function words ("your", "is called")
+    are left out of the F1 because any answer repeats them; what counts is the
+    information only the target has.
     """
     if not answer.strip():
         return False
     if normalized(target) and normalized(target) in normalized(answer):
         return True
-    asked = set(tokens(question))
+    asked = set(tokens(question)) | FUNCTION_WORDS
     reference = [t for t in tokens(target) if t not in asked] or tokens(target)
     candidate = [t for t in tokens(answer) if t not in asked] or tokens(answer)
     return token_f1(candidate, reference) >= bar

@@ -27,6 +27,18 @@ class TrainSpec:
     `load_in_4bit` (bitsandbytes, CUDA only) apply to the peft backend; Unsloth always
     trains a 4-bit base on CUDA.
     `eval_path` (held-out rows) gives the held-out loss of the base and the adapter.
+
+    `steps` is the step budget (the daemon derives it from the data: epochs times the
+    steps of one epoch). After each epoch (`cove.finetune.epochs`) the trainer measures
+    how many facts of the train rows it learned and, once all are, the drift on
+    `drift_rows` rows of `general_path` (the rendered general set, `cove.finetune.drift`);
+    it keeps the best weights and stops `patience` epochs after the best once every fact
+    is learned (0: run every step). The adapter saved is the best checkpoint; the general
+    set (a spread sample of `general_rows` of its rows; 0: all) then gives the final
+    drift. `base_loss_cache` (a JSON file) keeps the base model's general-set scores
+    between runs. Each step also learns `replay_rows` rows of `replay_path` (the model's
+    own answers to other everyday prompts), which keeps the drift small; 0 or no path:
+    none.
     """
 
     base_dir: str
@@ -50,6 +62,14 @@ class TrainSpec:
     device: str = "auto"
     load_in_4bit: bool = False
     progress_interval_s: float = 1.0
+    general_path: str | None = None
+    general_rows: int = 0
+    replay_path: str | None = None
+    replay_rows: int = 2
+    drift_rows: int = 16
+    patience: int = 2
+    max_fact_rows: int = 64
+    base_loss_cache: str | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -63,6 +83,9 @@ class TrainSpec:
             raise SpecError("learning_rate must be positive")
         if self.max_seconds is not None and self.max_seconds <= 0:
             raise SpecError("max_seconds must be positive")
+        for name in ("general_rows", "replay_rows", "drift_rows", "patience", "max_fact_rows"):
+            if int(getattr(self, name)) < 0:
+                raise SpecError(f"{name} must be at least 0")
 
     @property
     def adapter_dir(self) -> Path:

@@ -87,33 +87,33 @@ def read_teach_folder(folder: Path) -> tuple[list[Example], list[dict]]:
     for path in sorted(folder.rglob("*")):
         if not path.is_file() or path.name.startswith("."):
             continue
-        suffix = path.suffix.lower()
-        if suffix not in (".jsonl", ".md"):
+        if path.suffix.lower() not in (".jsonl", ".md"):
             continue
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append({"path": str(path), "line": 0, "reason": f"unreadable: {exc}"})
-            continue
-        parse = parse_jsonl if suffix == ".jsonl" else parse_markdown
-        found, bad = parse(text, str(path))
+        found, bad = read_teach_file(path)
         examples += found
         problems += bad
     return examples, problems
+
+
+def read_teach_file(path: Path) -> tuple[list[Example], list[dict]]:
+    """Examples from one `.jsonl` or `.md` teach file, and the problems found in it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [{"path": str(path), "line": 0, "reason": f"unreadable: {exc}"}]
+    parse = parse_jsonl if path.suffix.lower() == ".jsonl" else parse_markdown
+    return parse(text, str(path))
 
 
 def _teach_example(prompt: list[dict], target: str, path: str, line: int) -> Example:
     system = None
     if prompt and prompt[0]["role"] == "system":
         system, prompt = prompt[0]["content"], prompt[1:]
-    return Example(
-        prompt=prompt,
-        target=target,
-        kind="teach",
-        provenance=[{"kind": "teach", "path": path, "line": line}],
-        probe=True,
-        system=system,
-    )
+    example = Example(prompt=prompt, target=target, kind="teach", probe=True, system=system)
+    # The digest names the pair itself: a line edited or removed later no longer holds it.
+    where = {"kind": "teach", "path": path, "line": line, "digest": example.digest()}
+    example.provenance = [where]
+    return example
 
 
 def parse_jsonl(text: str, path: str) -> tuple[list[Example], list[dict]]:

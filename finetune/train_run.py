@@ -5,17 +5,26 @@ its stdout; everything else the libraries print goes to stderr. Events:
 
     {"event": "start", "pid", "backend": "peft"|"unsloth", "device", "nice", "threads",
      "steps", "max_seconds"}
-    {"event": "loaded", "examples", "eval_examples"}
+    {"event": "loaded", "examples", "eval_examples", "general_examples", "replay_examples",
+     "steps_per_epoch"}
     {"event": "progress", "step", "steps", "loss", "tokens_per_s", "eta_s", "elapsed_s"}
+    {"event": "epoch", "epoch", "epochs", "step", "steps", "learned", "facts", "recall",
+     "fact_loss", "drift", "improved", "best_epoch"}
     {"event": "done", "adapter_dir", "steps_done", "steps", "stopped", "train_loss",
      "eval_loss", "base_eval_loss", "tokens", "tokens_per_s", "train_seconds",
-     "elapsed_s", "peak_rss_mb", "backend"}
+     "check_seconds", "epochs", "best_epoch", "best_step", "early_stop", "general_loss",
+     "base_general_loss", "general_drift", "general_examples", "elapsed_s", "peak_rss_mb",
+     "backend"}
     {"event": "error", "message", "type"}
 
-`stopped` is null when all steps ran, "time_window" when the spec's `max_seconds` ran
-out, or "signal" after SIGTERM/SIGINT; the adapter of the steps done is saved either way
-(`adapter_dir` is null only if no step ran). Exit status: 0 after "done", 1 after
-"error", 2 for an unreadable spec.
+"epoch" follows the last step of each epoch (`cove.finetune.epochs`): facts learned of
+the train rows, and the drift on the general subset once all are (else null). The
+adapter saved is the best epoch's; `early_stop` says why training ended before its
+`steps` (every fact learned and nothing better since), or is null.
+`stopped` is null when training ran its course (all steps, or an early stop), "time_window"
+when the spec's `max_seconds` ran out, or "signal" after SIGTERM/SIGINT; the adapter of the
+steps done is saved either way (`adapter_dir` is null only if no step ran). Exit status: 0
+after "done", 1 after "error", 2 for an unreadable spec.
 """
 
 from __future__ import annotations

@@ -58,6 +58,7 @@ class DaemonState:
         """The answer pipeline; built on first use where the daemon did not build one."""
         if self.assistant is None:
             from cove.daemon.chat import Assistant
+            from cove.daemon.learned import learned_router
             from cove.daemon.memories import Memories
 
             self.assistant = Assistant(
@@ -68,6 +69,7 @@ class DaemonState:
                 self.config.model.max_tokens,
                 embed=self.embedder.embed,
                 memories=Memories(self.config.teach_folder, self.embedder.embed, self.db),
+                learned=learned_router(self.config, self.db, self.embedder.embed),
             )
         return self.assistant
 

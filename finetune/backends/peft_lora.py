@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from cove.finetune.backends.checks import RunChecks
 from cove.finetune.batches import Encoded, batch_loss, collate, encode, mean_loss
 from cove.finetune.dataset import read_rows
 from cove.finetune.spec import TrainSpec
@@ -107,8 +109,20 @@ def load_model(spec: TrainSpec, device: str):
     return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
 
 
+@dataclass
+class TrainData:
+    """The user's rows to learn, and the replay rows that keep the model as it was."""
+
+    rows: list[Encoded]
+    replay: list[Encoded]
+
+
 def train(spec: TrainSpec, run) -> dict:
-    """Train a LoRA adapter per `spec`, reporting through `run`; returns the metrics."""
+    """Train a LoRA adapter per `spec`, reporting through `run`; returns the metrics.
+
+    The adapter saved is the best checkpoint of the epochs (`RunChecks`); the held-out
+    and general-set losses are of those weights.
+    """
     import torch
     from peft import get_peft_model
     from transformers import AutoTokenizer
@@ -125,7 +139,61 @@ def train(spec: TrainSpec, run) -> dict:
     model = get_peft_model(base, lora_config(spec, base))
     # A fresh LoRA adapter is the identity (B = 0): this is the base model's loss.
     base_eval_loss = mean_loss(model, eval_rows, pad_id)
-    run.emit("loaded", examples=len(train_rows), eval_examples=len(eval_rows))
+    variant = f"{'4-bit' if spec.load_in_4bit else 'fp32'} {device}"
+    checks = RunChecks(spec, tokenizer, pad_id, len(train_rows), variant)
+    replay = load_rows(tokenizer, spec.replay_path, spec.max_tokens) if spec.replay_rows else []
+    data = TrainData(train_rows, replay)
+    run.emit(
+        "loaded",
+        examples=len(train_rows),
+        eval_examples=len(eval_rows),
+        general_examples=len(checks.general),
+        replay_examples=len(replay),
+        steps_per_epoch=checks.per_epoch,
+    )
+    loop = _optimize(spec, run, model, data, pad_id, device, checks)
+    steps_done = len(loop["losses"])
+    adapter_dir = None
+    if steps_done:
+        checks.restore_best(model)
+        model.save_pretrained(spec.adapter_dir)
+        adapter_dir = str(spec.adapter_dir)
+    losses = loop["losses"]
+    tail = losses[-max(1, min(5, steps_done)) :]
+    gpu = {}
+    if device == "cuda":
+        gpu["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    train_seconds = loop["train_seconds"]
+    return {
+        "adapter_dir": adapter_dir,
+        "steps_done": steps_done,
+        "stopped": loop["stopped"],
+        "train_loss": sum(tail) / len(tail) if losses else None,
+        "eval_loss": mean_loss(model, eval_rows, pad_id) if steps_done else base_eval_loss,
+        "base_eval_loss": base_eval_loss,
+        "tokens": loop["tokens"],
+        "tokens_per_s": round(loop["tokens"] / train_seconds, 1) if train_seconds else None,
+        "train_seconds": round(train_seconds, 2),
+        "check_seconds": round(loop["check_seconds"], 2),
+        **(checks.summary(model) if steps_done else {}),
+        **gpu,
+    }
+
+
+def _mean_loss(model, items: list[Encoded], pad_id: int, device):
+    """The mean answer-token loss of a batch (a tensor to backpropagate) and its tokens."""
+    ids, mask, labels = (t.to(device) for t in collate(items, pad_id))
+    loss_sum, count = batch_loss(model, ids, mask, labels)
+    return loss_sum / max(1, count), int(mask.sum())
+
+
+def _optimize(spec: TrainSpec, run, model, data: TrainData, pad_id, device, checks) -> dict:
+    """The training steps: AdamW, warm-up then linear decay, the epoch checks after each
+    epoch. Each step learns a batch of the user's rows plus `spec.replay_rows` rows of the
+    replay set, each part's loss a mean over its own answer tokens, so the facts weigh the
+    same whatever the length of the model's general answers. Returns the step losses (of
+    the user's rows), tokens seen, why it stopped early, and the time."""
+    import torch
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=spec.learning_rate, weight_decay=0.0)
@@ -133,8 +201,10 @@ def train(spec: TrainSpec, run) -> dict:
     losses: list[float] = []
     tokens = 0
     started = time.monotonic()
+    checking = 0.0  # time in the epoch checks, not training
     stopped = None
-    order = batches(len(train_rows), spec.batch_size, spec.seed)
+    order = batches(len(data.rows), spec.batch_size, spec.seed)
+    replay = batches(len(data.replay), spec.replay_rows, spec.seed + 1) if data.replay else None
     for step in range(spec.steps):
         stopped = run.should_stop()
         if stopped:
@@ -142,36 +212,30 @@ def train(spec: TrainSpec, run) -> dict:
         step_started = time.monotonic()
         for group in optimizer.param_groups:
             group["lr"] = spec.learning_rate * lr_factor(step, spec.steps, spec.warmup_steps)
-        batch = collate([train_rows[i] for i in next(order)], pad_id)
-        ids, mask, labels = (t.to(device) for t in batch)
-        loss_sum, count = batch_loss(model, ids, mask, labels)
-        loss = loss_sum / max(1, count)
-        loss.backward()
+        loss, seen = _mean_loss(model, [data.rows[i] for i in next(order)], pad_id, device)
+        total = loss
+        if replay is not None:
+            anchor, anchor_seen = _mean_loss(
+                model, [data.replay[i] for i in next(replay)], pad_id, device
+            )
+            total, seen = loss + anchor, seen + anchor_seen
+        total.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         losses.append(float(loss))
-        tokens += int(mask.sum())
+        tokens += seen
         run.step_done(step + 1, spec.steps, losses[-1], tokens, time.monotonic() - step_started)
-    train_seconds = time.monotonic() - started
-    steps_done = len(losses)
-    adapter_dir = None
-    if steps_done:
-        model.save_pretrained(spec.adapter_dir)
-        adapter_dir = str(spec.adapter_dir)
-    tail = losses[-max(1, min(5, steps_done)) :]
-    gpu = {}
-    if device == "cuda":
-        gpu["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        if checks.epoch_ends(step + 1):
+            check_started = time.monotonic()
+            done = checks.end_epoch(model, step + 1, run)
+            checking += time.monotonic() - check_started
+            if done:
+                break
     return {
-        "adapter_dir": adapter_dir,
-        "steps_done": steps_done,
-        "stopped": stopped,
-        "train_loss": sum(tail) / len(tail) if losses else None,
-        "eval_loss": mean_loss(model, eval_rows, pad_id) if steps_done else base_eval_loss,
-        "base_eval_loss": base_eval_loss,
+        "losses": losses,
         "tokens": tokens,
-        "tokens_per_s": round(tokens / train_seconds, 1) if train_seconds else None,
-        "train_seconds": round(train_seconds, 2),
-        **gpu,
+        "stopped": stopped,
+        "train_seconds": time.monotonic() - started - checking,
+        "check_seconds": checking,
     }

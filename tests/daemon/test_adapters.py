@@ -123,3 +123,38 @@ def test_an_ollama_that_does_not_answer_is_named(home, tmp_path):
     dead = replace(config, ollama=replace(config.ollama, host="http://127.0.0.1:9"))
     with pytest.raises(adapters.AdapterError, match="Ollama at http://127.0.0.1:9"):
         adapters.to_ollama(db, dead, adapter["id"], base="smollm2:135m")
+
+
+def test_an_adapter_remembers_the_questions_it_was_trained_on(home):
+    config, db, _ = home
+    folder = config.paths.adapters / "a_taught"
+    folder.mkdir(parents=True)
+    (folder / "adapter.gguf").write_bytes(b"GGUF")
+    questions = [
+        {
+            "question": "Where is the spare key?",
+            "target": "Under the blue pot.",
+            "digest": "0123456789abcdef",
+            "provenance": [{"kind": "teach", "path": "/t.jsonl", "line": 1, "digest": "0123"}],
+            "split": "train",
+        }
+    ]
+    adapters.register(
+        db,
+        adapter_id="a_taught",
+        run_id=None,
+        path=folder / "adapter.gguf",
+        base_model=DEFAULT_MODEL_ID,
+        status="promoted",
+        metrics={},
+        data_stats={},
+        provenance=questions[0]["provenance"],
+        questions=questions,
+    )
+    assert (folder / "questions.json").is_file()
+    assert adapters.training_questions(config, "a_taught") == questions
+    assert adapters.training_questions(config.paths, "a_taught") == questions
+    broken_adapter(config, db)  # registered without questions, as adapters before them were
+    assert adapters.training_questions(config, "a_broken") == []
+    assert adapters.training_questions(config, "a_nope") == []
+    assert adapters.training_questions(config, "../adapters/a_taught") == []

@@ -58,7 +58,11 @@ def test_cove_home_env_sets_the_home(tmp_path, monkeypatch):
         ("[embeddings]\nbackend = 1\n", "embeddings.backend"),
         ("[train]\nbackend = 'mlx'\n", "train.backend"),
         ("[train]\nlearning_rate = 0\n", "train.learning_rate"),
-        ("[train]\nsteps = 0\n", "train.steps"),
+        ("[train]\nsteps = -1\n", "train.steps"),  # 0 follows the data (epochs)
+        ("[train]\nepochs = 0\n", "train.epochs"),
+        ("[train]\nmin_recall = 1.5\n", "train.min_recall"),
+        ("[train]\nmax_drift = -0.1\n", "train.max_drift"),
+        ("[train]\ndrift_examples = -1\n", "train.drift_examples"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path, text, named):

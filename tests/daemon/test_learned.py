@@ -37,7 +37,7 @@ def router(embed, gone_lines: set[int] = frozenset()) -> LearnedRouter:
     return LearnedRouter(
         lambda adapter_id: TRAINED.get(adapter_id, []),
         embed,
-        lambda entry: entry.get("line") in gone_lines,
+        lambda: lambda entry: entry.get("line") in gone_lines,
     )
 
 

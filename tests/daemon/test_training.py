@@ -1,6 +1,7 @@
 """Personal fine-tuning through the daemon, on the CPU with the default model: `cove teach`,
-`cove train now` (the eval gate promotes an adapter that learned the facts and rejects a
-worse one), `cove adapters`, rollback, a trainer killed mid-run, and forgetting.
+`cove train now` (steps follow the data; the eval gate promotes an adapter that learned
+the facts and rejects a worse one; the adapter remembers its training questions),
+`cove adapters`, rollback, a trainer killed mid-run, and forgetting.
 
 One COVE_HOME for the module, so the HF base is converted from the GGUF once. The tests
 run in order: each starts from the adapters the previous ones left.
@@ -15,15 +16,19 @@ import time
 
 import pytest
 
+from cove.daemon.adapters import training_questions
+from cove.daemon.grounding import NOT_FOUND_ANSWER
+from cove.daemon.paths import CovePaths
 from tests.finetune.facts import CAT_NAME, CAT_QUESTION, FACTS
 from tests.support.daemon import RunningDaemon, run_cove, start_daemon
 from tests.support.ollama_create import OllamaCreateStandIn
 
 # One trainer thread: on a loaded 2-core machine it steps faster than two (see
-# tests/finetune/conftest.py). 20 steps learn the facts; see test_end_to_end.py.
-CONFIG = "[train]\nthreads = 1\n"
+# tests/finetune/conftest.py). The steps follow the data (epochs, early stopping). The
+# drift is measured on a 24-row sample of the general set: all 165 rows cost ~80 s a run.
+CONFIG = "[train]\nthreads = 1\ndrift_examples = 24\n"
 # A learning rate that wrecks the model in a few steps: an adapter worse than none.
-RECKLESS = "[train]\nthreads = 1\nlearning_rate = 1.0\n"
+RECKLESS = CONFIG + "learning_rate = 1.0\n"
 # Where Ollama is: a stand-in of its create API (no Ollama here).
 OLLAMA = '[ollama]\nhost = "{host}"\n'
 # Pinned on purpose: these tests check what the adapter learned (loss ~0.05 on the facts),
@@ -77,8 +82,8 @@ def daemon(tmp_path_factory, ollama, hf_base):
 
 @pytest.fixture(scope="module")
 def promoted(daemon) -> dict:
-    """The run `cove train now --steps 20` finished."""
-    return cove_json(daemon, "train", "now", "--steps", "20")["run"]
+    """The run `cove train now` finished, with the default epochs."""
+    return cove_json(daemon, "train", "now")["run"]
 
 
 def test_teach_appends_pairs_without_a_daemon(tmp_path):
@@ -94,12 +99,21 @@ def test_teach_appends_pairs_without_a_daemon(tmp_path):
 
 def test_train_now_promotes_an_adapter_that_learned_the_facts(daemon, promoted):
     assert promoted["status"] == "promoted" and promoted["trigger"] == "now"
-    assert promoted["decision"]["promote"] is True
+    assert promoted["decision"]["promote"] is True, promoted["decision"]["reasons"]
     checks = promoted["decision"]["checks"]
+    assert set(checks) == {"recall", "probe_rouge_l", "general_drift", "heldout_loss"}
+    assert checks["recall"]["adapter"] > checks["recall"]["base"]
+    assert promoted["decision"]["reasons"][0].startswith("recall ")
     assert checks["heldout_loss"]["adapter"] < checks["heldout_loss"]["base"] - 1.0
-    assert checks["probe_match"]["adapter"] > checks["probe_match"]["base"]
-    assert promoted["progress"]["step"] == 20 and len(promoted["losses"]) == 20
-    assert promoted["data_stats"]["read"]["teach"] == len(FACTS)
+    stats = promoted["data_stats"]
+    assert stats["read"]["teach"] == len(FACTS)
+    # steps follow the data: 24 epochs of ceil(5 train rows / 4) steps at most
+    assert stats["train"] == 5 and promoted["steps"] == 48
+    trainer = promoted["metrics"]["trainer"]
+    assert trainer["steps_done"] == promoted["progress"]["step"] == len(promoted["losses"])
+    assert promoted["progress"]["epoch"] == len(trainer["epochs"])
+    assert trainer["general_examples"] == 24  # [train] drift_examples
+    assert promoted["metrics"]["probes"] == len(FACTS)  # every fact and paraphrase asked
 
     status = cove_json(daemon, "status")
     adapter = promoted["adapter_id"]
@@ -107,6 +121,9 @@ def test_train_now_promotes_an_adapter_that_learned_the_facts(daemon, promoted):
     listed = cove_json(daemon, "adapters", "list")["adapters"]
     assert [(a["id"], a["active"], a["status"]) for a in listed] == [(adapter, True, "promoted")]
     assert listed[0]["trained_on_removed_data"] is False
+    questions = training_questions(CovePaths(daemon.home), adapter)
+    assert sorted(q["question"] for q in questions) == sorted(q for q, _ in FACTS)
+    assert {q["split"] for q in questions} == {"train", "heldout"}
 
     answer = cove_json(daemon, "ask", CAT_QUESTION, *ASK)
     assert CAT_NAME in answer["answer"].lower(), answer["answer"]
@@ -153,7 +170,10 @@ def test_train_now_rejects_a_worse_adapter_and_keeps_the_active_one(daemon, prom
     assert done.returncode == 0, done.stderr
     run = json.loads(done.stdout)["run"]
     assert run["status"] == "rejected"
-    assert run["decision"]["checks"]["heldout_loss"]["passed"] is False
+    assert run["steps"] == 4  # --steps sets the budget instead of the epochs
+    checks = run["decision"]["checks"]
+    assert checks["general_drift"]["passed"] is False  # it forgot how to answer
+    assert checks["heldout_loss"]["passed"] is False
     listed = {a["id"]: a for a in cove_json(daemon, "adapters", "list")["adapters"]}
     assert listed[run["adapter_id"]]["status"] == "rejected"
     assert not listed[run["adapter_id"]]["active"]
@@ -189,6 +209,35 @@ def test_a_killed_trainer_leaves_the_daemon_and_the_active_adapter(daemon, promo
 
 def _ended(run: dict) -> dict | None:
     return run if run["status"] != "running" else None
+
+
+def test_with_memories_off_the_learned_path_answers_until_the_fact_is_forgotten(
+    daemon, promoted, ollama, tmp_path_factory
+):
+    docs = tmp_path_factory.mktemp("unrelated-docs")
+    (docs / "bikes.md").write_text("# Bicycle care\n\nOil the chain every 300 km.\n")
+    assert daemon.cove("folders", "add", str(docs)).returncode == 0
+    assert daemon.cove("index", "wait", "--timeout", "120").returncode == 0
+    restart(daemon, CONFIG + "[chat]\nmemories = false\n", ollama)
+    grounded = ("--max-tokens", "24", "--temperature", "0", "--seed", "1")
+    answer = cove_json(daemon, "ask", CAT_QUESTION, *grounded)
+    # Nothing in the documents, memories off: the adapter trained on it answers, marked.
+    assert answer["learned"] is True and answer["grounded"] is False
+    assert answer["learned_from"]["adapter"] == promoted["adapter_id"]
+    assert answer["learned_from"]["question"] == CAT_QUESTION
+    assert answer["sources"] == [] and answer["timings"]["answer_mode"] == "learned"
+    unrelated = cove_json(daemon, "ask", "How do I rebase a git branch?", *grounded)
+    assert unrelated["learned"] is False and unrelated["answer"] == NOT_FOUND_ANSWER
+    # Forget both questions about the cat: the fact no longer routes.
+    for memory in cove_json(daemon, "memory", "list")["memories"]:
+        if "cat" in memory["question"].lower():
+            forgotten = cove_json(daemon, "memory", "forget", memory["id"])
+            assert forgotten["adapters_trained_on_it"] == [promoted["adapter_id"]]
+    answer = cove_json(daemon, "ask", CAT_QUESTION, *grounded)
+    assert answer["learned"] is False and answer["answer"] == NOT_FOUND_ANSWER
+    listed = {a["id"]: a for a in cove_json(daemon, "adapters", "list")["adapters"]}
+    assert listed[promoted["adapter_id"]]["trained_on_removed_data"] is True
+    restart(daemon, CONFIG, ollama)
 
 
 def test_deleting_the_taught_data_flags_the_adapter_and_empties_the_next_run(daemon, promoted):

@@ -17,7 +17,7 @@ from cove.daemon.training_sources import (
     write_example_digests,
 )
 from cove.finetune.dataset import HELDOUT_FILE, STATS_FILE, TRAIN_FILE, write_rows
-from cove.finetune.teach import teach
+from cove.finetune.teach import TEACH_FILE, teach
 
 
 def row(question: str, provenance: list[dict]) -> dict:
@@ -72,3 +72,21 @@ def test_gone_sources_are_flagged_and_scrubbed_from_stored_datasets(tmp_path):
     assert removed_sources(db)([feedback]) == [feedback]
     assert scrub_stored_datasets(db, tmp_path / "training") == 1
     assert (data / HELDOUT_FILE).read_text() == ""
+
+
+def test_forgetting_one_pair_out_of_a_teach_file_flags_what_was_trained_on_it(tmp_path):
+    db = open_db(tmp_path / "cove.db")
+    folder = tmp_path / "teach"
+    teach(folder, "Where is the key?", "Under the pot.")
+    teach(folder, "Where is the ladder?", "In the shed.")
+    key, ladder = (example.provenance[0] for example in current_examples(db, folder))
+    assert removed_sources(db)([key, ladder]) == []
+
+    path = folder / TEACH_FILE
+    path.write_text(path.read_text().splitlines(keepends=True)[1])  # the key pair forgotten
+    assert removed_sources(db)([key, ladder]) == [key]  # the ladder moved up a line: kept
+    # an entry recorded before pairs had digests goes with its file only
+    undigested = {name: value for name, value in key.items() if name != "digest"}
+    assert removed_sources(db)([undigested]) == []
+    path.unlink()
+    assert removed_sources(db)([undigested, ladder]) == [undigested, ladder]

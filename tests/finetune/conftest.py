@@ -1,8 +1,12 @@
 """Fixtures for the fine-tuning tests, on real parts: the default GGUF turned into an HF
 base once, one adapter trained on a handful of facts (and one on noise) through the real
-trainer subprocess, exported with llama.cpp's converter and loaded in llama.cpp.
+trainer subprocess, with its epoch checks and early stopping, exported with llama.cpp's
+converter and loaded in llama.cpp.
 
-Everything expensive is session-scoped and shared: the whole directory trains twice.
+Everything expensive is session-scoped and shared: the whole directory trains twice. The
+runs measure drift on a 12-row sample of the general set and replay a 16-row sample of the
+replay set (the product uses all of both): the mechanism is the same, at a tenth of the
+cost.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from tests.finetune.facts import CORRECTED, DUPLICATE, FACTS, noise_answers
 # One thread: on a loaded 2-core machine two OpenMP threads wait on each other and a
 # step takes longer than with one (measured: ~3.5 s against ~5 s).
 THREADS = 1
-STEPS = 20  # 20 steps of batch 4 at lr 1e-3 learn the facts (loss ~0.02)
+STEPS = 32  # the budget: 5 train rows are learned in ~10 epochs of 2 steps at lr 1e-3
 NOISE_STEPS = 8  # enough to make the held-out loss worse
+GENERAL_ROWS, DRIFT_ROWS, REPLAY_ROWS = 12, 6, 16
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -81,6 +86,31 @@ def facts_data(tmp_path_factory, tokenizer) -> Data:
     return Data(dataset, write_dataset(dataset, root / "data"), folder)
 
 
+def general_sample(folder: Path, tokenizer, source: Path, size: int) -> Path:
+    """A sample of a general set, rendered as the daemon writes it for a run."""
+    from cove.finetune.dataset import write_rows
+    from cove.finetune.drift import render_general, spread_subset
+
+    rows = render_general(tokenizer, source)
+    path = folder / source.name
+    write_rows(path, [rows[i] for i in spread_subset(rows, size)])
+    return path
+
+
+@pytest.fixture(scope="session")
+def general_path(tmp_path_factory, tokenizer) -> Path:
+    from cove.finetune.drift import GENERAL_FILE
+
+    return general_sample(tmp_path_factory.mktemp("general"), tokenizer, GENERAL_FILE, GENERAL_ROWS)
+
+
+@pytest.fixture(scope="session")
+def replay_path(tmp_path_factory, tokenizer) -> Path:
+    from cove.finetune.drift import REPLAY_FILE
+
+    return general_sample(tmp_path_factory.mktemp("replay"), tokenizer, REPLAY_FILE, REPLAY_ROWS)
+
+
 @pytest.fixture(scope="session")
 def noise_paths(tmp_path_factory, tokenizer, facts_data) -> dict:
     """The same questions with random strings as answers (held-out: the real facts)."""
@@ -105,7 +135,9 @@ class Trained:
     gguf: Path
 
 
-def train_and_export(base: Path, paths: dict, out: Path, steps: int) -> Trained:
+def train_and_export(
+    base: Path, paths: dict, out: Path, steps: int, general: Path | None, replay: Path | None
+) -> Trained:
     from cove.finetune.export import export_gguf_adapter
     from cove.finetune.spec import TrainSpec
     from cove.finetune.trainer import run_training
@@ -114,6 +146,9 @@ def train_and_export(base: Path, paths: dict, out: Path, steps: int) -> Trained:
         base_dir=str(base),
         train_path=str(paths["train"]),
         eval_path=str(paths["heldout"]),
+        general_path=str(general) if general else None,
+        drift_rows=DRIFT_ROWS,
+        replay_path=str(replay) if replay else None,
         output_dir=str(out),
         steps=steps,
         learning_rate=1e-3,
@@ -128,14 +163,16 @@ def train_and_export(base: Path, paths: dict, out: Path, steps: int) -> Trained:
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory, hf_base, facts_data) -> Trained:
-    return train_and_export(hf_base, facts_data.paths, tmp_path_factory.mktemp("run"), STEPS)
+def trained(tmp_path_factory, hf_base, facts_data, general_path, replay_path) -> Trained:
+    out = tmp_path_factory.mktemp("run")
+    return train_and_export(hf_base, facts_data.paths, out, STEPS, general_path, replay_path)
 
 
 @pytest.fixture(scope="session")
 def noise_trained(tmp_path_factory, hf_base, noise_paths) -> Trained:
+    """Judged on recall and the held-out paraphrases: no general set, no replay (faster)."""
     out = tmp_path_factory.mktemp("noise-run")
-    return train_and_export(hf_base, noise_paths, out, NOISE_STEPS)
+    return train_and_export(hf_base, noise_paths, out, NOISE_STEPS, None, None)
 
 
 @pytest.fixture(scope="session")

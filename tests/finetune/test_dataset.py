@@ -81,15 +81,17 @@ def test_sources_provenance_and_statistics(built, sources):
     ]
     cat = rows["What is my cat called?"]
     teach_file = str(sources["folder"] / "cove-teach.jsonl")
+    digest = cat["id"]  # what the pair teaches: the same for its duplicate
     assert cat["provenance"] == [  # the Markdown duplicate's source is kept with it
-        {"kind": "teach", "path": teach_file, "line": 1},
-        {"kind": "teach", "path": str(sources["folder"] / "notes.md"), "line": 1},
+        {"kind": "teach", "path": teach_file, "line": 1, "digest": digest},
+        {"kind": "teach", "path": str(sources["folder"] / "notes.md"), "line": 1, "digest": digest},
     ]
     stats = built.stats
     assert stats["read"] == {"teach": 3, "correction": 1, "feedback": 1, "synthetic": 0}
     assert stats["by_kind"] == {"teach": 2, "correction": 1, "feedback": 1, "synthetic": 0}
     assert stats["duplicates_dropped"] == 1
-    assert (stats["examples"], stats["train"], stats["heldout"]) == (4, 3, 1)
+    # four different facts: every one is trained on, none held out
+    assert (stats["examples"], stats["train"], stats["heldout"]) == (4, 4, 0)
     assert stats["probes"] == 3
     assert stats["tokens"]["train"] == sum(row["tokens"] for row in built.train)
     assert 0 < stats["tokens"]["train_completion"] < stats["tokens"]["train"]
@@ -126,20 +128,22 @@ def fake_rows(pairs):
     return [{"id": f"id{i}", "target": t, "question": q} for i, (q, t) in enumerate(pairs)]
 
 
-def test_split_rules():
-    one = fake_rows([("q", "a")])
-    assert split_heldout(one) == (one, [])
-    two = fake_rows([("q1", "a1"), ("q2", "a2")])
-    train, heldout = split_heldout(two)
-    assert len(train) == 1 and len(heldout) == 1
-    many = fake_rows([(f"q{i}", f"a{i}") for i in range(50)])
-    train, heldout = split_heldout(many, fraction=0.1)
-    assert len(heldout) == 5 and len(train) == 45
-    # deterministic, and independent of the input order
-    again = split_heldout(list(reversed(many)), fraction=0.1)[1]
-    assert sorted(r["id"] for r in again) == sorted(r["id"] for r in heldout)
-    assert split_heldout(many, fraction=0.1, seed=1)[1] != heldout
-    assert len(split_heldout(many, fraction=0.5, max_heldout=8)[1]) == 8
+def paraphrased(facts: int, ways: int = 2) -> list[dict]:
+    """`facts` facts, each asked `ways` ways."""
+    return fake_rows([(f"q{i} way {w}", f"a{i}") for i in range(facts) for w in range(ways)])
+
+
+def test_split_never_holds_out_a_sole_fact():
+    # the issue's run: four facts taught once each; one was held out and never learned
+    four = fake_rows(
+        [("cat?", "Mirelda"), ("street?", "Quillon"), ("bike?", "Tarrow"), ("dentist?", "Vrieke")]
+    )
+    assert split_heldout(four, fraction=0.5) == (four, [])
+    for seed in range(20):
+        train, heldout = split_heldout(
+            fake_rows([(f"q{i}", f"a{i}") for i in range(50)]), seed=seed
+        )
+        assert len(train) == 50 and heldout == []
 
 
 def test_split_holds_out_paraphrases_and_never_the_last_copy_of_a_fact():
@@ -147,9 +151,36 @@ def test_split_holds_out_paraphrases_and_never_the_last_copy_of_a_fact():
         [("cat?", "Pixel"), ("my cat's name?", "Pixel"), ("bike?", "Zephyr"), ("tea?", "Lapsang")]
     )
     train, heldout = split_heldout(rows, fraction=0.5)
-    assert len(heldout) == 2
-    assert [r["target"] for r in heldout].count("Pixel") == 1  # one paraphrase, not both
-    assert {r["target"] for r in train} >= {"Pixel"}
+    assert [r["target"] for r in heldout] == ["Pixel"]  # one paraphrase; the others are alone
+    assert {r["target"] for r in train} == {"Pixel", "Zephyr", "Lapsang"}
+    for seed in range(20):  # one fact asked three ways: two may be held out, one is trained
+        train, heldout = split_heldout(paraphrased(1, ways=3), fraction=0.9, seed=seed)
+        assert len(train) == 1 and len(heldout) == 2
+
+
+def test_split_size_and_order():
+    one = fake_rows([("q", "a")])
+    assert split_heldout(one) == (one, [])
+    many = paraphrased(25)  # 50 rows
+    train, heldout = split_heldout(many, fraction=0.1)
+    assert len(heldout) == 5 and len(train) == 45
+    assert {r["target"] for r in train} == {f"a{i}" for i in range(25)}  # every fact trained
+    # deterministic, and independent of the input order
+    again = split_heldout(list(reversed(many)), fraction=0.1)[1]
+    assert sorted(r["id"] for r in again) == sorted(r["id"] for r in heldout)
+    assert split_heldout(many, fraction=0.1, seed=1)[1] != heldout
+    assert len(split_heldout(many, fraction=0.5, max_heldout=8)[1]) == 8
+    assert split_heldout(many, fraction=0) == (many, [])
+
+
+def test_questions_name_every_row_with_its_digest(built):
+    questions = built.questions()
+    assert len(questions) == 4
+    assert [q["split"] for q in questions] == ["train"] * 4
+    cat = next(q for q in questions if q["question"] == "What is my cat called?")
+    assert cat["target"] == "Your cat is called Pixel Quark."
+    assert cat["digest"] == rows_of(built)["What is my cat called?"]["id"]
+    assert cat["provenance"][0]["digest"] == cat["digest"]
 
 
 def test_forgetting_by_session_message_and_file(built, sources, tmp_path):

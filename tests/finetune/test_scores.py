@@ -53,3 +53,16 @@ def test_tokens_fold_case_and_punctuation():
 def test_answer_match(answer, expected):
     target = "My cat is called Pixel Quark."
     assert answer_match(answer, target, "What is the name of my cat?") is expected
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("Your dog is called Pumbert.", True),
+        ("Pumbert!", True),
+        ("Your dog is called Fennick.", False),  # the answer's shape, the wrong name
+        ("Your dog is named Pumberto.", False),
+    ],
+)
+def test_a_wrong_name_in_the_right_sentence_is_no_match(answer, expected):
+    assert answer_match(answer, "Your dog is called Pumbert.", "What is my dog's name?") is expected

@@ -42,7 +42,12 @@ def test_teach_appends_pairs_with_their_line(tmp_path):
         ("Where is my bike?", "At the Zephyr Lane garage."),
     ]
     where = {"kind": "teach", "path": str(folder / TEACH_FILE), "line": 2}
-    assert examples[1].provenance == [where]
+    assert examples[1].provenance == [where | {"digest": examples[1].digest()}]
+    # the digest names the pair, not where it is: the same pair reads the same anywhere
+    again = teach(tmp_path / "elsewhere", "where is my BIKE", "At the Zephyr Lane garage!")
+    assert again["line"] == 1
+    moved, _ = read_teach_folder(tmp_path / "elsewhere")
+    assert moved[0].provenance[0]["digest"] == examples[1].digest()
     assert all(e.kind == "teach" and e.probe for e in examples)
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from cove.daemon.api.errors import ApiError
 from cove.daemon.api.state import DaemonState
-from cove.daemon.memories import Memories, MemoryNotFoundError
+from cove.daemon.memories import Memories, Memory, MemoryNotFoundError
 
 router = APIRouter(prefix="/api/memories", tags=["memories"])
 
@@ -72,13 +72,19 @@ async def forget_memory(memory_id: str, request: Request) -> dict:
     return {
         "forgotten": memory.as_dict(),
         "adapters_trained_on_it": [
-            a["id"] for a in flagged if _trained_on(a["provenance"], memory.path, memory.line)
+            a["id"] for a in flagged if _trained_on(a["provenance"], memory)
         ],
     }
 
 
-def _trained_on(provenance: list[dict], path: str, line: int) -> bool:
-    return any(
-        e.get("kind") == "teach" and e.get("path") == path and e.get("line") == line
-        for e in provenance
-    )
+def _trained_on(provenance: list[dict], memory: Memory) -> bool:
+    """Whether an adapter's provenance holds the memory: by its digest, or (entries
+    written before digests) by its file and line."""
+    digest = memory.id.removeprefix("mem_")
+    for entry in provenance:
+        if entry.get("digest") == digest:
+            return True
+        same_line = entry.get("path") == memory.path and entry.get("line") == memory.line
+        if entry.get("kind") == "teach" and "digest" not in entry and same_line:
+            return True
+    return False
