@@ -100,6 +100,7 @@ def test_training_examples_are_rated_up_or_corrected_answers_with_their_question
     set_feedback(db, chat["a2"], "down", "About two and a half hours.")
 
     examples = training_examples(db)
+    assert all(isinstance(e.pop("updated_at"), float) for e in examples)  # when corrected
 
     assert examples == [
         {

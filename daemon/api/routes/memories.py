@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -68,13 +69,19 @@ async def forget_memory(memory_id: str, request: Request) -> dict:
         memory = await asyncio.to_thread(_memories(request).forget, memory_id)
     except MemoryNotFoundError as exc:
         raise ApiError(404, str(exc), "memory_not_found") from None
-    flagged = await asyncio.to_thread(state.adapter_list)
+    trained = await asyncio.to_thread(_adapter_provenance, state)
     return {
         "forgotten": memory.as_dict(),
         "adapters_trained_on_it": [
-            a["id"] for a in flagged if _trained_on(a["provenance"], memory)
+            adapter_id for adapter_id, provenance in trained if _trained_on(provenance, memory)
         ],
     }
+
+
+def _adapter_provenance(state: DaemonState) -> list[tuple[str, list[dict]]]:
+    """Each registered adapter's id and what it was trained from, newest first."""
+    sql = "SELECT id, provenance FROM adapters ORDER BY created_at DESC"
+    return [(row["id"], json.loads(row["provenance"])) for row in state.db.query(sql)]
 
 
 def _trained_on(provenance: list[dict], memory: Memory) -> bool:

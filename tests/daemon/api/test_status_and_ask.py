@@ -23,6 +23,7 @@ ASK_KEYS = {
     "message_id",
     "sources",
     "claims",
+    "learned",
     "model",
     "adapter",
     "timings",

@@ -56,6 +56,7 @@ def test_ask_json_after_the_question(daemon):
         "message_id",
         "sources",
         "claims",
+        "learned",
         "model",
         "adapter",
         "timings",
