@@ -11,7 +11,7 @@ import pytest
 from cove.daemon.evidence import strip_citations
 from cove.daemon.grounding import NOT_FOUND_ANSWER
 from tests.support.daemon import start_daemon
-from tests.support.generation import sampling, sampling_args
+from tests.support.generation import forced_pipeline, sampling, sampling_args
 from tests.support.kb import wait_idle, write
 
 GREEDY = sampling()
@@ -191,23 +191,10 @@ def test_search_results_carry_a_query_biased_snippet(daemon):
     assert hits[0]["snippet"].startswith("The last keeper, Tomas Reid, left the island")
 
 
-def pipeline(daemon, question: str, forced: str, **extra) -> dict:
-    """The `cove` model answering `question` with the model forced (by a grammar) to write
-    exactly `forced`, whatever it would have said."""
-    schema = {"type": "string", "enum": [forced]}
-    body = {
-        "model": "cove",
-        "messages": [{"role": "user", "content": question}],
-        "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": schema}},
-        **GREEDY,
-        **extra,
-    }
-    with daemon.client() as client:
-        return client.request("POST", "/v1/chat/completions", json=body)
-
-
 def test_an_invented_answer_is_unsupported_and_the_quote_answers_instead(daemon):
-    done = pipeline(daemon, "Who built the lighthouse on Skerry Island?", "It is painted purple.")
+    done = forced_pipeline(
+        daemon, "Who built the lighthouse on Skerry Island?", "It is painted purple."
+    )
     cove = done["cove"]
     invented = cove["replaced"]  # what the model wrote, and why it was not kept
     assert invented["answer"] == '"It is painted purple."'
@@ -231,7 +218,7 @@ def test_an_invented_answer_is_unsupported_and_the_quote_answers_instead(daemon)
 
 def test_a_supported_answer_is_kept_and_cited_by_its_claims(daemon):
     copied = "The last keeper, Tomas Reid, left the island in 1991."
-    done = pipeline(daemon, "When did the last keeper leave the island?", copied)
+    done = forced_pipeline(daemon, "When did the last keeper leave the island?", copied)
     assert "replaced" not in done["cove"]
     assert done["cove"]["claims"][0]["supported"] is True
     n = done["cove"]["claims"][0]["n"]
@@ -242,7 +229,9 @@ def test_a_supported_answer_is_kept_and_cited_by_its_claims(daemon):
 
 def test_claims_are_stored_with_the_answer_and_shown_with_the_session(daemon):
     supported = "The last keeper, Tomas Reid, left the island in 1991."
-    done = pipeline(daemon, "When did the last keeper leave?", f"{supported} It is painted purple.")
+    done = forced_pipeline(
+        daemon, "When did the last keeper leave?", f"{supported} It is painted purple."
+    )
     cove = done["cove"]
     # One claim of two supported: the answer is kept, its invented sentence reported.
     assert "replaced" not in cove
@@ -257,7 +246,7 @@ def test_claims_are_stored_with_the_answer_and_shown_with_the_session(daemon):
 
 def test_an_answer_that_loops_is_cut_and_reported(daemon):
     loop = "Ada Quill built it. " * 8
-    done = pipeline(daemon, "Who built the lighthouse on Skerry Island?", loop.strip())
+    done = forced_pipeline(daemon, "Who built the lighthouse on Skerry Island?", loop.strip())
     cove = done["cove"]
     assert cove["timings"]["finish_reason"] == "repetition"
     assert done["choices"][0]["finish_reason"] == "repetition"

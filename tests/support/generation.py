@@ -53,3 +53,18 @@ def params(max_tokens: int | None = None, seed: int = 1, **extra):
     from cove.daemon.runtime.base import GenerationParams
 
     return GenerationParams(max_tokens=max_tokens, **sampling(seed), **extra)
+
+
+def forced_pipeline(daemon, question: str, forced: str, **extra) -> dict:
+    """The `cove` pipeline answering `question` through the OpenAI surface with the model
+    forced (by a grammar) to write exactly `forced`, whatever it would have said."""
+    schema = {"type": "string", "enum": [forced]}
+    body = {
+        "model": "cove",
+        "messages": [{"role": "user", "content": question}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": schema}},
+        **sampling(),
+        **extra,
+    }
+    with daemon.client() as client:
+        return client.request("POST", "/v1/chat/completions", json=body)

@@ -6,18 +6,13 @@ import asyncio
 import json
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
 
 from cove.daemon.api.errors import ApiError
+from cove.daemon.api.routes.teach import TeachBody
 from cove.daemon.api.state import DaemonState
 from cove.daemon.memories import Memories, Memory, MemoryNotFoundError
 
 router = APIRouter(prefix="/api/memories", tags=["memories"])
-
-
-class MemoryBody(BaseModel):
-    question: str = Field(min_length=1, max_length=20_000, pattern=r"\S")
-    answer: str = Field(min_length=1, max_length=20_000, pattern=r"\S")
 
 
 def _state(request: Request) -> DaemonState:
@@ -37,7 +32,7 @@ async def list_memories(request: Request) -> dict:
 
 
 @router.post("", summary="Remember a question and its answer (written to the teach folder)")
-async def add_memory(body: MemoryBody, request: Request) -> dict:
+async def add_memory(body: TeachBody, request: Request) -> dict:
     memory = await asyncio.to_thread(_memories(request).add, body.question, body.answer)
     return {"memory": memory.as_dict()}
 

@@ -10,7 +10,7 @@ import pytest
 
 from cove.daemon.grounding import NOT_FOUND_ANSWER
 from tests.support.daemon import start_daemon
-from tests.support.generation import sampling, sampling_args
+from tests.support.generation import forced_pipeline, sampling_args
 from tests.support.kb import wait_idle, write
 
 CAT_QUESTION = "What is the name of my cat?"
@@ -42,24 +42,11 @@ def cove_json(daemon, *args: str) -> dict:
     return json.loads(done.stdout)
 
 
-def forced_answer(daemon, question: str, forced: str) -> dict:
-    """The `cove` pipeline answering with the model forced (by a grammar) to write `forced`."""
-    schema = {"type": "string", "enum": [forced]}
-    body = {
-        "model": "cove",
-        "messages": [{"role": "user", "content": question}],
-        "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": schema}},
-        **sampling(),
-    }
-    with daemon.client() as client:
-        return client.request("POST", "/v1/chat/completions", json=body)
-
-
 def test_a_taught_fact_answers_at_once_cited_as_what_you_told_me(daemon):
     taught = cove_json(daemon, "teach", CAT_QUESTION, CAT_ANSWER)
     (memory,) = cove_json(daemon, "memory", "list")["memories"]
     assert (memory["path"], memory["line"]) == (taught["taught"]["path"], 1)
-    done = forced_answer(daemon, "What is my cat called?", CAT_ANSWER)
+    done = forced_pipeline(daemon, "What is my cat called?", CAT_ANSWER)
     top = done["sources"][0]
     assert top["memory"]["id"] == memory["id"] and top["cited"] is True
     assert done["cove"]["grounded"] is True
