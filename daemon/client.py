@@ -49,15 +49,33 @@ def lock_is_held(lock_path: Path) -> bool:
         os.close(fd)
 
 
+def process_alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by someone else
+    # A killed process stays a zombie until reaped (by us, or by an init that may not).
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] != "Z"
+    except OSError:
+        return True
+
+
 def daemon_info(home: Path) -> dict | None:
     """daemon.json of the live daemon, or None (no file, a dead pid, or a stale file)."""
     try:
         info = json.loads((home / "daemon.json").read_text())
-        os.kill(int(info["pid"]), 0)
-    except (FileNotFoundError, ValueError, KeyError, TypeError, ProcessLookupError):
+        pid = int(info["pid"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
         return None
-    except PermissionError:
-        pass  # alive, owned by someone else
+    # After kill -9 the leader is a zombie while its other threads still hold the lock
+    # for a moment: that daemon is gone, whatever the lock says.
+    if not process_alive(pid):
+        return None
     return info if lock_is_held(home / "daemon.lock") else None
 
 

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from cove.daemon.client import CoveClient, DaemonNotRunningError, daemon_info
+from cove.daemon.client import CoveClient, DaemonNotRunningError, daemon_info, process_alive
 from cove.daemon.config import Config
 
 
@@ -93,17 +93,3 @@ def stop_daemon(home: Path, timeout: float = 30.0) -> int:
             return pid
         time.sleep(0.1)
     raise TimeoutError(f"the daemon (pid {pid}) did not stop within {timeout:.0f} s")
-
-
-def process_alive(pid: int) -> bool:
-    """True while `pid` runs (a zombie counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie child of ours is dead for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split()[2] != "Z"
-    except OSError:
-        return True

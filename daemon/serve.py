@@ -42,14 +42,16 @@ def home_lock(lock_path: Path):
     """Hold the one-daemon-per-COVE_HOME lock for the block's duration."""
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        for attempt in range(10):  # a client probing the lock holds it for microseconds
+        # A client probing the lock holds it for microseconds; a daemon killed a moment ago
+        # keeps it until its last thread is gone.
+        for attempt in range(50):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except OSError as exc:
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                     raise
-                if attempt == 9:
+                if attempt == 49:
                     holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
                     raise DaemonStartError(
                         f"a Cove daemon already runs for {lock_path.parent} (pid {holder}); "
