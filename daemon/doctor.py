@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from cove.daemon.config import Config
+from cove.daemon.paths import home_name, open_to_others
 
 
 @dataclass
@@ -45,6 +47,23 @@ def _token(config: Config) -> Check:
     mode = path.stat().st_mode & 0o777
     ok = mode == 0o600
     return Check("token", ok, f"{path} mode {mode:04o}", "" if ok else f"chmod 600 {path}")
+
+
+def _private(config: Config) -> Check:
+    """Files under COVE_HOME that other users may read: every chat is in cove.db."""
+    home = config.paths.home
+    loose = open_to_others(home)
+    if not loose:
+        return Check("private", True, f"only you can read or enter {home}")
+    root = home.resolve()
+    shown = ", ".join(f"{home_name(path, root)} {mode:04o}" for path, mode in loose[:3])
+    more = f" and {len(loose) - 3} more" if len(loose) > 3 else ""
+    return Check(
+        "private",
+        False,
+        f"{len(loose)} item(s) under {root} open to group/other: {shown}{more}",
+        f"chmod -R go-rwx {shlex.quote(str(root))} (the daemon also does this when it starts)",
+    )
 
 
 def _database(config: Config) -> Check:
@@ -149,6 +168,7 @@ CHECKS: list[Callable[[Config], Check]] = [
     _python,
     _home,
     _token,
+    _private,
     _database,
     _chat_model,
     _llama_loads,

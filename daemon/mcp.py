@@ -16,7 +16,6 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from functools import partial
 from typing import Annotated, TypeVar
 
 import anyio
@@ -24,12 +23,14 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from cove.daemon import __version__
 from cove.daemon.client import ApiError, CoveClient, DaemonNotRunningError, daemon_info
 from cove.daemon.config import Config
+from cove.daemon.hostcheck import LOOPBACK_NAMES, LoopbackHostOnly
 from cove.daemon.mcp_models import (
     MAX_READ_LINES,
     Answer,
@@ -51,7 +52,7 @@ from cove.daemon.mcp_text import (
     render_recall,
     render_search,
 )
-from cove.daemon.paths import ensure_token
+from cove.daemon.paths import ensure_token, private_umask
 
 HOST = "127.0.0.1"  # loopback only, like the daemon
 HTTP_PATH = "/mcp"
@@ -258,12 +259,15 @@ def build_server(
 
 def serve_stdio(config: Config, start_daemon: bool = True) -> None:
     """Speak MCP on stdin/stdout until the host closes them."""
+    private_umask()  # it may create COVE_HOME (and start the daemon)
     configure_logging()
     build_server(DaemonConnector(config, start_daemon)).run("stdio")
 
 
 def serve_http(config: Config, port: int, start_daemon: bool = True) -> None:
-    """Streamable HTTP on 127.0.0.1:`port`; every request needs the daemon's token."""
+    """Streamable HTTP on 127.0.0.1:`port`; every request needs the daemon's token and a
+    loopback Host header."""
+    private_umask()  # it may create COVE_HOME and the token
     configure_logging()
     check_port_free(port)
     config.paths.ensure()
@@ -276,11 +280,24 @@ def serve_http(config: Config, port: int, start_daemon: bool = True) -> None:
         file=sys.stderr,
         flush=True,
     )
-    anyio.run(
-        partial(
-            server.run_streamable_http_async, host=HOST, port=port, streamable_http_path=HTTP_PATH
-        )
+    # The SDK checks Host (any port) and Origin on /mcp only, after auth; Cove's check is
+    # outermost, so a foreign Host is refused on every path before the token is looked at.
+    hosts = [host for name in LOOPBACK_NAMES for host in (name, f"{name}:{port}")]
+    origins = [
+        origin for name in LOOPBACK_NAMES for origin in (f"http://{name}", f"http://{name}:*")
+    ]
+    security = TransportSecuritySettings(allowed_hosts=hosts, allowed_origins=origins)
+    app = server.streamable_http_app(
+        streamable_http_path=HTTP_PATH, host=HOST, transport_security=security
     )
+    anyio.run(run_uvicorn, LoopbackHostOnly(app, port), port)
+
+
+async def run_uvicorn(app, port: int) -> None:
+    """Serve `app` on 127.0.0.1:`port` until interrupted, as the SDK's own runner does."""
+    import uvicorn
+
+    await uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning")).serve()
 
 
 def check_port_free(port: int) -> None:

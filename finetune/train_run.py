@@ -138,6 +138,9 @@ def _events_stream() -> TextIO:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # The run folder (dataset, log, adapter) lies under COVE_HOME: private, like the daemon
+    # that launches us, even when started by hand.
+    os.umask(0o077)
     out = _events_stream()
     # Before torch loads: idle OpenMP threads sleep instead of spinning, which leaves the
     # CPU to chat and keeps a loaded machine from stalling the trainer's thread team.

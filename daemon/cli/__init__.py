@@ -25,6 +25,7 @@ from cove.daemon.cli import (
     train,
 )
 from cove.daemon.cli.output import EXIT_USAGE
+from cove.daemon.paths import private_umask
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,6 +40,9 @@ def cli() -> None:
     Exit codes: 0 ok, 1 error, 2 usage, 3 daemon not running.
     Environment: COVE_HOME (data dir), COVE_PORT (API port, default 8771).
     """
+    # Before any command writes: whichever runs first (`cove teach`, `cove start`, ...)
+    # creates COVE_HOME, and the daemon, the MCP server and the TUI all run under this group.
+    private_umask()
 
 
 for module in (

@@ -358,3 +358,40 @@ def test_http_transport_needs_the_daemons_token(setup, tmp_path):
         if outside:  # bound to 127.0.0.1 only: not reachable on the machine's own address
             assert not _listening(outside, port)
     assert "Authorization: Bearer" in (tmp_path / "http.log").read_text()
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"},
+    },
+}
+
+
+def test_http_transport_answers_only_loopback_host_names(tmp_path):
+    # No daemon and no COVE_HOME yet: initialize needs neither, and the server creates the
+    # home (private) and the token.
+    home = tmp_path / "home"
+    server = RunningDaemon(home, free_port(), cove_env(home, free_port()))
+    port = free_port()
+    with http_server(server, port, tmp_path / "http.log") as url:
+        accept = {"Accept": "application/json, text/event-stream"}
+
+        def post(host: str, token: bool = True) -> httpx.Response:
+            auth = {"Authorization": f"Bearer {server.token}"} if token else {}
+            headers = accept | auth | {"Host": host}
+            return httpx.post(url, json=INITIALIZE, headers=headers, trust_env=False)
+
+        for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1:{port + 1}"):
+            refused = post(host)
+            assert refused.status_code == 421, (host, refused.text)
+            assert refused.json()["error"]["code"] == "misdirected_request"
+        assert post("evil.example", token=False).status_code == 421  # before the token
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}"):
+            assert post(host).status_code == 200, host
+    assert home.stat().st_mode & 0o777 == 0o700
+    assert (home / "token").stat().st_mode & 0o777 == 0o600

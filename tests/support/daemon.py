@@ -62,7 +62,12 @@ def run_cove_in_process(
     from cove.daemon.cli import cli
 
     changed = {key: value for key, value in env.items() if os.environ.get(key) != value}
-    result = CliRunner().invoke(cli, list(args), input=input, env=changed, prog_name="cove")
+    umask = os.umask(0o022)  # the CLI sets 077 for its process: this process keeps its own
+    os.umask(umask)
+    try:
+        result = CliRunner().invoke(cli, list(args), input=input, env=changed, prog_name="cove")
+    finally:
+        os.umask(umask)
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         stderr += "".join(traceback.format_exception(result.exception))

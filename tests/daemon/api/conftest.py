@@ -15,6 +15,7 @@ from cove.daemon.runtime import Runtime
 from cove.daemon.store import open_db
 
 TOKEN = "test-token-0123456789"
+BASE_URL = "http://127.0.0.1"
 
 
 class Api:
@@ -30,7 +31,8 @@ class Api:
 
         async def go():
             transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://cove") as client:
+            # A loopback Host, as real clients send: the API refuses any other name.
+            async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
                 return await client.request(method, path, headers=headers, **kwargs)
 
         return asyncio.run(go())
