@@ -89,10 +89,10 @@ class Assistant:
         session_id, turns, general, chosen = self._session(request)
         # Sent first, so a client that stops the answer early still knows its session.
         yield {"type": "session", "session_id": session_id}
-        wanted = request.params.max_tokens or (
-            self.max_tokens if general else self.settings.max_tokens
-        )
-        answer_room = min(wanted, self.max_tokens)
+        # Any answer is capped by [model] max_tokens, a grounded one by [chat]'s too: a
+        # request asking for more gets the cap.
+        cap = self.max_tokens if general else min(self.max_tokens, self.settings.max_tokens)
+        answer_room = min(request.params.max_tokens or cap, cap)
         answer = Answer(grounded=not general, timings={"retrieval_ms": 0.0})
         embed = evidence.cached(self.embed) if self.embed is not None else None
         decline = await self._check_guardrails(request.question)

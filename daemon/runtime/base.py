@@ -28,7 +28,11 @@ class GenerationParams:
 
 @dataclass
 class Chunk:
-    """A piece of streamed output; the last one has `finish_reason` and the token counts."""
+    """A piece of streamed output; the last one has `finish_reason` and the token counts.
+
+    Besides OpenAI's "stop" and "length": "cancelled" (the consumer left) and "timeout" (the
+    Runtime's time limit stopped it; what was generated is kept).
+    """
 
     text: str
     finish_reason: str | None = None
@@ -106,12 +110,23 @@ class ChatBackend(Protocol):
     def close(self) -> None: ...
 
 
-def check_fits(prompt_tokens: int, context: int, max_tokens: int | None) -> int:
-    """Return the answer budget; raise ContextOverflowError when the prompt leaves none."""
+def check_fits(
+    prompt_tokens: int, context: int, max_tokens: int | None, cap: int | None = None
+) -> int:
+    """Return the answer budget; raise ContextOverflowError when the prompt leaves none.
+
+    `cap` is the longest answer the daemon allows: a request for more gets the cap (OpenAI
+    clients ask for large budgets routinely), and one naming none gets what the context
+    leaves, at most the cap.
+    """
+    if cap is not None and max_tokens is not None:
+        max_tokens = min(max_tokens, cap)
     room = context - prompt_tokens
     if room < 1 or (max_tokens is not None and max_tokens > room):
         raise ContextOverflowError(prompt_tokens, context, max_tokens)
-    return max_tokens if max_tokens is not None else room
+    if max_tokens is not None:
+        return max_tokens
+    return room if cap is None else min(room, cap)
 
 
 def estimate_tokens(messages: list[Message]) -> int:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.daemon import run_cove
-from tests.support.generation import FORCED_FORMAT, FORCED_PROMPT, FORCED_WORD, sampling
+from tests.support.generation import (
+    ENDLESS_FORMAT,
+    FORCED_FORMAT,
+    FORCED_PROMPT,
+    FORCED_WORD,
+    sampling,
+)
 
 # The model's words, decided by a grammar rather than by this CPU's kernels.
 FORCED = {"messages": FORCED_PROMPT, "response_format": FORCED_FORMAT, **sampling()}
@@ -118,12 +126,44 @@ def test_a_client_disconnect_frees_the_model(daemon):
         for _ in range(6):
             next(lines)
     # The connection is closed now; the daemon must notice and stop generating.
+    stats = wait_until_freed(daemon, before)
+    assert stats["cancelled_total"] == before + 1
+    assert stats["busy"] is False
+    assert FORCED_WORD in stream_completion(daemon)
+
+
+def wait_until_freed(daemon, cancelled_before: int) -> dict:
+    """The runtime's stats once one more answer was cancelled and the model is free (or
+    after 30 s). Only an answer stopped early counts as cancelled."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         stats = runtime_stats(daemon)
-        if stats["cancelled_total"] > before and not stats["busy"]:
+        if stats["cancelled_total"] > cancelled_before and not stats["busy"]:
             break
         time.sleep(0.1)
+    return stats
+
+
+@pytest.mark.parametrize("model", [None, "cove"], ids=["raw model", "assistant"])
+def test_a_non_streamed_client_hang_up_frees_the_model(daemon, model):
+    before = runtime_stats(daemon)["cancelled_total"]
+    story = [{"role": "user", "content": "Write a very long story about the sea."}]
+    # Output that never ends by itself: only the cap (512 tokens) would stop it.
+    body = json.dumps(
+        {"model": model, "messages": story, "response_format": ENDLESS_FORMAT, **sampling()}
+    ).encode()
+    request = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{daemon.port}\r\n"
+        f"Authorization: Bearer {daemon.token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", daemon.port)) as sock:
+        sock.sendall(request + body)
+        # Hang up once the model is generating, whatever this CPU's speed.
+        deadline = time.monotonic() + 30
+        while not runtime_stats(daemon)["busy"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+    stats = wait_until_freed(daemon, before)
     assert stats["cancelled_total"] == before + 1
     assert stats["busy"] is False
     assert FORCED_WORD in stream_completion(daemon)

@@ -34,6 +34,11 @@ FORCED_FORMAT = {
     "json_schema": {"name": "word", "schema": {"type": "string", "enum": [FORCED_WORD]}},
 }
 
+# Output that cannot end by itself: a JSON string the grammar keeps open for 4,000
+# characters, so a token cap or a time limit is what stops it, whatever the model says.
+ENDLESS_SCHEMA = {"type": "string", "minLength": 4000}
+ENDLESS_FORMAT = {"type": "json_schema", "json_schema": {"name": "text", "schema": ENDLESS_SCHEMA}}
+
 
 def sampling(seed: int = 1) -> dict:
     """`temperature` and `seed` for a request: greedy with `seed`, or perturbed."""

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from cove.daemon.api.errors import error_body
-from cove.daemon.api.sse import sse_data, sse_response
+from cove.daemon.api.disconnect import unless_disconnected
+from cove.daemon.api.errors import error_body, responses
+from cove.daemon.api.sse import sse_content, sse_data, sse_response
 from cove.daemon.api.state import DaemonState
 from cove.daemon.chat import AskRequest
 from cove.daemon.runtime import GenerationParams, RuntimeErrorBase
@@ -46,7 +47,14 @@ class AskBody(BaseModel):
     "not know; with no folders, `general: true` or a general session, from general knowledge "
     '(`"grounded": false`). Streams a `session` event (its `session_id`), `token` events, '
     "then one `done` event carrying the `cove ask --json` document; with `stream: false` "
-    "returns that document.",
+    "returns that document. `max_tokens` is capped by [chat] max_tokens for grounded "
+    'answers and [model] max_tokens for any; `timings.finish_reason` is `"timeout"` when '
+    "[model] request_timeout_s stopped the answer.",
+    responses=sse_content(
+        "With `stream: true` (the default) SSE events, else the document",
+        events=("session", "token", "replace", "done", "error"),
+    )
+    | responses(400, 404, 503, notes={404: "No session with that `session_id`"}),
 )
 async def ask_route(body: AskBody, request: Request):
     state: DaemonState = request.app.state.cove
@@ -55,12 +63,17 @@ async def ask_route(body: AskBody, request: Request):
     ask_request = body.to_request(state.config.model.temperature)
     events = state.get_assistant().ask(ask_request)
     if not body.stream:
-        result = None
-        async for event in events:
-            if event["type"] == "done":
-                result = event["result"]
-        return result
+        return await unless_disconnected(request, _result(events))
     return sse_response(_sse(events))
+
+
+async def _result(events: AsyncIterator[dict]) -> dict | None:
+    """The `done` event's document."""
+    result = None
+    async for event in events:
+        if event["type"] == "done":
+            result = event["result"]
+    return result
 
 
 async def _sse(events: AsyncIterator[dict]) -> AsyncIterator[str]:

@@ -11,11 +11,12 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, model_validator
 
-from cove.daemon.api.errors import ApiError, error_body
-from cove.daemon.api.sse import sse_data, sse_response
+from cove.daemon.api.disconnect import unless_disconnected
+from cove.daemon.api.errors import ApiError, error_body, responses
+from cove.daemon.api.sse import sse_content, sse_data, sse_response
 from cove.daemon.api.state import DaemonState
 from cove.daemon.chat import AskRequest
-from cove.daemon.runtime import GenerationParams, Message, RuntimeErrorBase
+from cove.daemon.runtime import Chunk, GenerationParams, Message, RuntimeErrorBase
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -154,7 +155,11 @@ def _pipeline_request(body: ChatCompletionRequest) -> AskRequest:
     summary="Chat completion, streamed over SSE or not",
     description=f"Model {PIPELINE_MODEL!r} runs Cove's grounded pipeline (retrieval, numbered "
     "sources, citations; logged as a session) and adds `sources` to the response, or a last "
-    "`cove.sources` chunk when streamed. The raw model id is plain chat.",
+    "`cove.sources` chunk when streamed. The raw model id is plain chat. `max_tokens` above "
+    "[model] max_tokens gets that cap; an answer stopped by [model] request_timeout_s keeps "
+    'its text and ends with `finish_reason: "length"` and `"timed_out": true`.',
+    responses=sse_content("The completion, or with `stream: true` its chunks as SSE")
+    | responses(400, 404, 503, notes={404: "No such model loaded"}),
 )
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     state = _state(request)
@@ -165,31 +170,50 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
         events = state.get_assistant().ask(_pipeline_request(body))
         if body.stream:
             return sse_response(_stream_pipeline(events, model, completion_id, created))
-        return await _pipeline_response(events, model, completion_id, created)
+        answer = _pipeline_response(events, model, completion_id, created)
+        return await unless_disconnected(request, answer)
     messages = [m.as_message() for m in body.messages]
     params = body.params()
     state.runtime.check_prompt(messages, params)  # a 400 before any byte is streamed
     if body.stream:
         return sse_response(_stream_chunks(state, model, messages, params, completion_id, created))
+    text, final = await unless_disconnected(request, _collect(state, messages, params))
+    return _completion(
+        model,
+        completion_id,
+        created,
+        text,
+        final.finish_reason if final else "stop",
+        _usage(final.prompt_tokens if final else 0, final.completion_tokens if final else 0),
+    )
+
+
+async def _collect(
+    state: DaemonState, messages: list[Message], params: GenerationParams
+) -> tuple[str, Chunk | None]:
+    """The whole answer and its finishing chunk."""
     parts, final = [], None
     async for chunk in state.runtime.stream(messages, params):
         if chunk.finish_reason:
             final = chunk
         else:
             parts.append(chunk.text)
-    return _completion(
-        model,
-        completion_id,
-        created,
-        "".join(parts),
-        final.finish_reason if final else "stop",
-        _usage(final.prompt_tokens if final else 0, final.completion_tokens if final else 0),
-    )
+    return "".join(parts), final
+
+
+def _finish(reason: str) -> tuple[str, dict]:
+    """OpenAI's finish_reason for the runtime's, and what it adds to the response: an answer
+    the time limit stopped ends as "length" (cut short, which clients understand) and says
+    `"timed_out": true`."""
+    if reason == "timeout":
+        return "length", {"timed_out": True}
+    return reason, {}
 
 
 def _completion(
     model: str, completion_id: str, created: int, content: str, finish: str, usage: dict
 ) -> dict:
+    finish, marker = _finish(finish)
     return {
         "id": completion_id,
         "object": "chat.completion",
@@ -203,6 +227,7 @@ def _completion(
             }
         ],
         "usage": usage,
+        **marker,
     }
 
 
@@ -250,6 +275,7 @@ def _usage(prompt: int, completion: int) -> dict:
 
 
 def _chunk(model: str, completion_id: str, created: int, delta: dict, finish=None, **extra) -> str:
+    finish, marker = _finish(finish) if finish else (None, {})
     return sse_data(
         {
             "id": completion_id,
@@ -258,6 +284,7 @@ def _chunk(model: str, completion_id: str, created: int, delta: dict, finish=Non
             "model": model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             **extra,
+            **marker,
         }
     )
 
@@ -319,7 +346,11 @@ async def _stream_pipeline(
     yield sse_data("[DONE]")
 
 
-@router.post("/embeddings", summary="Embed text with the daemon's sentence-transformers model")
+@router.post(
+    "/embeddings",
+    summary="Embed text with the daemon's sentence-transformers model",
+    responses=responses(400, 404, notes={404: "No such embedding model loaded"}),
+)
 async def embeddings(body: EmbeddingRequest, request: Request) -> dict:
     state = _state(request)
     texts = [body.input] if isinstance(body.input, str) else body.input

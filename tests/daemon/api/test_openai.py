@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from tests.daemon.api.conftest import sse_events
-from tests.support.generation import FORCED_FORMAT, FORCED_PROMPT, FORCED_WORD, sampling
+from tests.support.generation import (
+    ENDLESS_FORMAT,
+    FORCED_FORMAT,
+    FORCED_PROMPT,
+    FORCED_WORD,
+    sampling,
+)
 
 CAPITAL = [{"role": "user", "content": "Which city is the capital of France?"}]
 GREEDY = {**sampling(), "max_tokens": 24}
@@ -82,6 +90,25 @@ def test_the_cove_model_carries_sources_streamed_and_not(api):
     last = streamed[-2]
     assert (last["id"], last["object"], last["sources"]) == (streamed[0]["id"], "cove.sources", [])
     assert last["grounded"] is False and last["message_id"].startswith("m_")
+
+
+@pytest.mark.parametrize("model", [None, "cove"], ids=["raw model", "assistant"])
+def test_an_answer_stopped_by_the_time_limit_keeps_its_text_and_says_so(api, state, model):
+    endless = {"model": model, "messages": CAPITAL, "response_format": ENDLESS_FORMAT}
+    endless |= sampling()
+    state.runtime.time_limit_s = 0.3  # [model] request_timeout_s
+    try:
+        plain = api.post("/v1/chat/completions", json=endless).json()
+        streamed = sse_events(
+            api.post("/v1/chat/completions", json={**endless, "stream": True}).text
+        )
+    finally:
+        state.runtime.time_limit_s = None
+    assert (plain["choices"][0]["finish_reason"], plain["timed_out"]) == ("length", True)
+    assert plain["choices"][0]["message"]["content"].startswith('"')
+    finishing = next(d for _, d in streamed if isinstance(d, dict) and d.get("usage"))
+    assert (finishing["choices"][0]["finish_reason"], finishing["timed_out"]) == ("length", True)
+    assert streamed[-1][1] == "[DONE]"
 
 
 def test_a_prompt_too_long_for_the_context_is_a_400_before_streaming(api):

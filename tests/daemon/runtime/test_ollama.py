@@ -109,25 +109,35 @@ def test_cancel_closes_the_stream_and_ollama_sees_the_disconnect():
 
 
 @pytest.mark.slow  # a real daemon process
-def test_a_daemon_configured_with_ollama_answers_through_it(tmp_path):
+def test_a_daemon_configured_with_ollama_answers_through_it_within_its_limits(tmp_path):
     from cove.daemon.client import CoveClient
     from tests.support.daemon import start_daemon
 
     with FakeOllama(answer_words=4) as server:
         daemon = start_daemon(
             tmp_path / "home",
-            config=f'[model]\nchat = "ollama:llama3.2"\n[ollama]\nhost = "{server.url}"\n',
+            config=f'[model]\nchat = "ollama:llama3.2"\nrequest_timeout_s = 1\n'
+            f'[ollama]\nhost = "{server.url}"\n',
         )
         try:
             with CoveClient.from_home(daemon.home) as client:
                 assert client.status()["model"] == "ollama:llama3.2"
                 reply = client.chat_completion(messages=QUESTION)
                 listed = client.models()
+                # An answer that would take 10 s is stopped by the time limit after 1 s.
+                server.answer_words, server.token_delay = 1000, 0.02
+                slow = client.chat_completion(messages=QUESTION)
+                timed_out = client.status()["runtime"]["timed_out_total"]
         finally:
             daemon.stop()
     assert reply["model"] == "ollama:llama3.2"
     assert reply["choices"][0]["message"]["content"] == "echo: hello there more "
     assert reply["choices"][0]["finish_reason"] == "stop"
+    # [model] max_tokens (512) reaches Ollama as num_predict, not the context's room.
+    assert server.chat_requests()[0]["options"]["num_predict"] == 512
+    assert (slow["choices"][0]["finish_reason"], slow["timed_out"]) == ("length", True)
+    assert slow["choices"][0]["message"]["content"].startswith("echo: hello there")
+    assert timed_out == 1 and server.disconnects == 1  # Ollama was told to stop
     assert {
         "name": "ollama:llama3.2:latest",
         "backend": "ollama",

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from cove.daemon.runtime import GenerationParams, ModelLoadError, Runtime
+from tests.support.generation import ENDLESS_SCHEMA, params
 
 QUESTION = [{"role": "user", "content": "Name three colours."}]
 
@@ -58,6 +59,38 @@ def test_abandoning_a_stream_cancels_generation_and_frees_the_model(runtime):
     assert received == 2
     assert runtime.cancelled_total == 1
     assert text and final.finish_reason in ("stop", "length")
+
+
+@pytest.fixture
+def limited(llama_backend, request):
+    """A Runtime with the limits the test names: `@pytest.mark.parametrize` indirect."""
+    rt = Runtime(llama_backend, **request.param)
+    yield rt
+    rt._executor.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("limited", [{"max_tokens": 8}], indirect=True, ids=["cap-8"])
+def test_a_request_for_more_than_the_cap_gets_the_cap(limited):
+    for asked in (None, 100_000):  # no limit, or far more than the context holds
+        endless = params(asked, json_schema=ENDLESS_SCHEMA)
+        assert limited.check_prompt(QUESTION, endless) > 0  # no context_length_exceeded
+        _, final = asyncio.run(collect(limited, endless))
+        assert final.finish_reason == "length"
+        assert 0 < final.completion_tokens <= 8
+    # A request for less than the cap is served as asked.
+    assert limited.fit(QUESTION, params(3))[1].max_tokens == 3
+
+
+@pytest.mark.parametrize("limited", [{"time_limit_s": 0.3}], indirect=True, ids=["limit-0.3s"])
+def test_the_time_limit_stops_an_answer_and_keeps_its_text(limited):
+    endless = params(json_schema=ENDLESS_SCHEMA)  # about 2,000 tokens of room
+    text, final = asyncio.run(collect(limited, endless))
+    assert final.finish_reason == "timeout"
+    assert text.startswith('"')  # what was generated is kept
+    assert (limited.timed_out_total, limited.cancelled_total) == (1, 0)
+    assert limited.busy is False
+    _, after = asyncio.run(collect(limited, GenerationParams(max_tokens=4, temperature=0)))
+    assert after.finish_reason in ("stop", "length")
 
 
 def test_a_failed_swap_keeps_the_current_model(runtime, llama_backend):
