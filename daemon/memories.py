@@ -107,7 +107,15 @@ class Memories:
         raise MemoryNotFoundError(f"no memory {memory_id!r}: see `cove memory list`")
 
     def add(self, question: str, answer: str) -> Memory:
-        """Write a new memory to the teach file (ValueError when either part is empty)."""
+        """Write a new memory to the teach file (ValueError when either part is empty).
+
+        A pair already remembered (the same words up to case and punctuation: the same id)
+        is that memory, returned as it is: a second copy would be read as the first one, and
+        forgetting would remove only one of them."""
+        pair = Example([{"role": "user", "content": question.strip()}], answer.strip(), "teach")
+        for memory in self.all():
+            if memory.id == memory_id(pair):
+                return memory
         written = teach(self.folder, question, answer)
         for memory in self.all():
             if memory.path == written["path"] and memory.line == written["line"]:

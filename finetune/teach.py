@@ -45,6 +45,8 @@ TEACH_FILE = "cove-teach.jsonl"
 ROLES = ("system", "user", "assistant")
 _Q = re.compile(r"^\s*q\s*:\s?(.*)$", re.IGNORECASE)
 _A = re.compile(r"^\s*a\s*:\s?(.*)$", re.IGNORECASE)
+# Line breaks to str.splitlines (which the readers here use) that JSON leaves unescaped.
+_UNESCAPED_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
 def teach(folder: Path, question: str, answer: str) -> dict:
@@ -69,9 +71,13 @@ def teach(folder: Path, question: str, answer: str) -> dict:
         text = path.read_text(encoding="utf-8")
         if text and not text.endswith("\n"):
             prefix = "\n"  # a hand-edited file without a final newline
-        line = (text + prefix).count("\n") + 1
+        # Counted as parse_jsonl counts, so the line returned is the one read back.
+        line = len((text + prefix).splitlines()) + 1
+    encoded = json.dumps(record, ensure_ascii=False)
+    for char, escape in _UNESCAPED_BREAKS.items():
+        encoded = encoded.replace(char, escape)  # the record stays one line when read back
     with path.open("a", encoding="utf-8") as f:
-        f.write(prefix + json.dumps(record, ensure_ascii=False) + "\n")
+        f.write(prefix + encoded + "\n")
     return {"path": str(path), "line": line}
 
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Hypothesis (under the API contract test) caches what it collects in ./.hypothesis/ at
+# collection time otherwise: outside the repository.
+os.environ.setdefault(
+    "HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "cove-hypothesis")
+)
 
 from tests.support.daemon import RunningDaemon, start_daemon  # noqa: E402
 

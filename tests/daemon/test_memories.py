@@ -53,6 +53,26 @@ def test_a_memory_keeps_its_id_while_other_memories_come_and_go(tmp_path):
     assert store.get(first.id) == first
 
 
+def test_a_pair_remembered_twice_is_one_memory_written_once(tmp_path):
+    store = Memories(tmp_path)
+    first = store.add("What is my street?", "You live on Larch Crescent.")
+    # The same words up to case and punctuation: the same memory, not a second line.
+    assert store.add("what is my street", "You live on Larch Crescent!") == first
+    assert len((tmp_path / TEACH_FILE).read_text().splitlines()) == 1
+    assert store.forget(first.id) == first
+    assert store.all() == []
+
+
+def test_a_pair_holding_a_unicode_line_separator_stays_on_its_line(tmp_path):
+    store = Memories(tmp_path)
+    odd = store.add("Line\u2028separator?", "Next\x85line")
+    after = store.add("What is my street?", "You live on Larch Crescent.")
+    assert (odd.line, after.line) == (1, 2)
+    assert [m.question for m in store.all()] == ["Line\u2028separator?", "What is my street?"]
+    assert store.forget(odd.id) == odd
+    assert [m.id for m in store.all()] == [after.id]
+
+
 def test_an_edit_by_hand_is_seen_on_the_next_read(tmp_path):
     store = Memories(tmp_path)
     assert store.all() == []

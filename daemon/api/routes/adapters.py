@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from cove.daemon import adapters
-from cove.daemon.api.errors import ApiError
+from cove.daemon.api.errors import ApiError, responses
 from cove.daemon.api.state import DaemonState
 
 router = APIRouter(prefix="/api/adapters", tags=["adapters"])
@@ -38,7 +38,11 @@ async def list_adapters(request: Request) -> dict:
     return {"adapters": await asyncio.to_thread(_state(request).adapter_list)}
 
 
-@router.get("/{adapter_id}", summary="One adapter with its full metrics and provenance")
+@router.get(
+    "/{adapter_id}",
+    summary="One adapter with its full metrics and provenance",
+    responses=responses(404),
+)
 async def get_adapter(adapter_id: str, request: Request) -> dict:
     try:
         return {"adapter": adapters.get_adapter(_state(request).db, adapter_id)}
@@ -46,7 +50,11 @@ async def get_adapter(adapter_id: str, request: Request) -> dict:
         raise _not_found(exc) from None
 
 
-@router.post("/rollback", summary="Go back to the adapter active before (or to none)")
+@router.post(
+    "/rollback",
+    summary="Go back to the adapter active before (or to none)",
+    responses=responses(409, notes={409: "No adapter is active, or the one before was refused"}),
+)
 async def rollback(request: Request) -> dict:
     state = _state(request)
     try:
@@ -59,6 +67,7 @@ async def rollback(request: Request) -> dict:
 @router.post(
     "/{adapter_id}/activate",
     summary="Load an adapter into the running model (a broken one is refused)",
+    responses=responses(404, 409, notes={409: "Refused: another base model, or it did not load"}),
 )
 async def activate(adapter_id: str, request: Request) -> dict:
     state = _state(request)
@@ -76,6 +85,7 @@ async def activate(adapter_id: str, request: Request) -> dict:
 @router.post(
     "/{adapter_id}/ollama",
     summary="Create an Ollama model from the adapter's base with the adapter applied",
+    responses=responses(400, 404, 502),
 )
 async def to_ollama(adapter_id: str, request: Request, body: OllamaBody | None = None) -> dict:
     state = _state(request)
@@ -90,7 +100,11 @@ async def to_ollama(adapter_id: str, request: Request, body: OllamaBody | None =
         raise ApiError(502, str(exc), "ollama_failed") from None
 
 
-@router.delete("/{adapter_id}", summary="Delete an adapter that is not active")
+@router.delete(
+    "/{adapter_id}",
+    summary="Delete an adapter that is not active",
+    responses=responses(404, 409, notes={409: "The adapter is active"}),
+)
 async def delete(adapter_id: str, request: Request) -> dict:
     try:
         return adapters.delete(_state(request).db, adapter_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from cove.daemon.api.errors import ApiError
+from cove.daemon.api.errors import ApiError, responses
 from cove.daemon.api.state import DaemonState
 from cove.daemon.files import FileNotServedError, FileReadError, read_lines
 
@@ -18,6 +18,16 @@ router = APIRouter(prefix="/api/files", tags=["files"])
     description="Only files that are indexed and whose real path lies under a watched "
     "folder are served (403 otherwise). Text formats are served as they are on disk; PDF, "
     "DOCX, PPTX, EPUB and HTML as the text Cove extracted from them.",
+    responses=responses(
+        400,
+        403,
+        409,
+        notes={
+            400: "Invalid request, or lines outside the file",
+            403: "Not an indexed file under a watched folder",
+            409: "The file can no longer be read",
+        },
+    ),
 )
 async def read_file(
     request: Request,

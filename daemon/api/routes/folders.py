@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from cove.daemon.api.errors import ApiError
+from cove.daemon.api.errors import ApiError, responses
 from cove.daemon.api.state import DaemonState
 from cove.index import manifest
 
@@ -28,7 +28,11 @@ async def list_folders(request: Request) -> dict:
     return {"folders": manifest.list_folders(_state(request).indexer.reader())}
 
 
-@router.post("", summary="Watch a folder; returns at once, indexing goes on in the daemon")
+@router.post(
+    "",
+    summary="Watch a folder; returns at once, indexing goes on in the daemon",
+    responses=responses(400, notes={400: "Invalid request, or not a folder Cove can watch"}),
+)
 async def add_folder(body: AddFolder, request: Request) -> dict:
     try:
         folder = _state(request).indexer.add_folder(Path(body.path), body.ignore)
@@ -37,7 +41,11 @@ async def add_folder(body: AddFolder, request: Request) -> dict:
     return {"folder": folder}
 
 
-@router.delete("", summary="Stop watching a folder and delete its chunks")
+@router.delete(
+    "",
+    summary="Stop watching a folder and delete its chunks",
+    responses=responses(400, 404, notes={404: "Not a watched folder"}),
+)
 async def remove_folder(request: Request, path: str = Query(min_length=1)) -> dict:
     try:
         folder = _state(request).indexer.remove_folder(Path(path))

@@ -7,9 +7,12 @@ from collections.abc import AsyncIterator
 from typing import Literal
 
 from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
 
-from cove.daemon.api.sse import sse_data, sse_response
+from cove.daemon.api.errors import ApiError, responses
+from cove.daemon.api.sse import sse_content, sse_data, sse_response
 from cove.daemon.api.state import DaemonState
+from cove.daemon.diskspace import NoSpaceError
 from cove.index import manifest
 
 router = APIRouter(prefix="/api/index", tags=["index"])
@@ -27,9 +30,13 @@ async def index_status(request: Request) -> dict:
     return _state(request).indexer.status()
 
 
-@router.get("/errors", summary="Files that failed, with the reason")
+@router.get("/errors", summary="Files that failed, with the reason; why indexing is paused")
 async def index_errors(request: Request) -> dict:
-    return {"failed": manifest.failures(_state(request).indexer.reader())}
+    indexer = _state(request).indexer
+    return {
+        "failed": manifest.failures(indexer.reader()),
+        "paused_reason": indexer.status()["paused_reason"],
+    }
 
 
 Action = Literal["pause", "resume", "rescan", "rebuild"]
@@ -39,14 +46,33 @@ Action = Literal["pause", "resume", "rescan", "rebuild"]
     "/{action}",
     summary="pause | resume indexing, rescan every folder now, or rebuild the vector store "
     "from SQLite without re-embedding",
+    responses=responses(
+        400,
+        503,
+        notes={503: "The rebuild failed (e.g. no space left on device); the message says why"},
+    ),
 )
 async def act(action: Action, request: Request) -> dict:
     indexer = _state(request).indexer
+    if action == "rebuild":  # answered once it is done, so a failure is never reported as ok
+        try:
+            rebuilt = await asyncio.wrap_future(indexer.rebuild())
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the answer says what
+            code = "no_space" if isinstance(exc, NoSpaceError) else "rebuild_failed"
+            raise ApiError(503, f"rebuild failed: {exc}", code) from exc
+        return {**indexer.status(), "rebuilt": rebuilt}
     getattr(indexer, action)()
     return indexer.status()
 
 
-@router.get("/events", summary="SSE: a `status` event whenever the index status changes")
+@router.get(
+    "/events",
+    summary="SSE: a `status` event whenever the index status changes",
+    response_class=StreamingResponse,  # no JSON 200: the stream is all it answers
+    responses=sse_content(
+        "`status` events, and a keep-alive comment when quiet", events=("status",)
+    ),
+)
 async def events(request: Request):
     return sse_response(_status_events(request))
 

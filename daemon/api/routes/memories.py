@@ -7,7 +7,7 @@ import json
 
 from fastapi import APIRouter, Query, Request
 
-from cove.daemon.api.errors import ApiError
+from cove.daemon.api.errors import ApiError, responses
 from cove.daemon.api.routes.teach import TeachBody
 from cove.daemon.api.state import DaemonState
 from cove.daemon.memories import Memories, Memory, MemoryNotFoundError
@@ -31,13 +31,21 @@ async def list_memories(request: Request) -> dict:
     return {"memories": [m.as_dict() for m in found]}
 
 
-@router.post("", summary="Remember a question and its answer (written to the teach folder)")
+@router.post(
+    "",
+    summary="Remember a question and its answer (written to the teach folder)",
+    responses=responses(400),
+)
 async def add_memory(body: TeachBody, request: Request) -> dict:
     memory = await asyncio.to_thread(_memories(request).add, body.question, body.answer)
     return {"memory": memory.as_dict()}
 
 
-@router.get("/search", summary="The memories closest to a query, with their scores")
+@router.get(
+    "/search",
+    summary="The memories closest to a query, with their scores",
+    responses=responses(400),
+)
 async def search_memories(
     request: Request,
     q: str = Query(min_length=1, max_length=20_000, description="what to look for"),
@@ -57,6 +65,7 @@ async def search_memories(
     "/{memory_id}",
     summary="Forget a memory: removed from its file, so from answers at once; adapters "
     "trained on it are listed (and flagged in /api/adapters)",
+    responses=responses(404),
 )
 async def forget_memory(memory_id: str, request: Request) -> dict:
     state = _state(request)

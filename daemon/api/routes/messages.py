@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, model_validator
 
 from cove.daemon import feedback, sessions
-from cove.daemon.api.errors import ApiError
+from cove.daemon.api.errors import ApiError, responses
 from cove.daemon.api.state import DaemonState
 
 router = APIRouter(prefix="/api/messages", tags=["sessions"])
@@ -36,7 +36,11 @@ def _state(request: Request) -> DaemonState:
     return request.app.state.cove
 
 
-@router.get("/{message_id}", summary="One message with its sources, timings and feedback")
+@router.get(
+    "/{message_id}",
+    summary="One message with its sources, timings and feedback",
+    responses=responses(404),
+)
 async def get_message(message_id: str, request: Request) -> dict:
     return {"message": sessions.get_message(_state(request).db, message_id)}
 
@@ -47,6 +51,7 @@ async def get_message(message_id: str, request: Request) -> dict:
     summary="Rate an answer up or down and/or correct it",
     description="Fields left out or null keep their stored value; "
     "DELETE clears the feedback. Only the assistant's answers take feedback.",
+    responses=responses(400, 404),
 )
 async def put_feedback(message_id: str, body: FeedbackBody, request: Request) -> dict:
     try:
@@ -61,6 +66,7 @@ async def put_feedback(message_id: str, body: FeedbackBody, request: Request) ->
     "/{message_id}/feedback",
     tags=["feedback"],
     summary="Clear an answer's rating and correction",
+    responses=responses(400, 404, notes={400: "Not one of the assistant's answers"}),
 )
 async def delete_feedback(message_id: str, request: Request) -> dict:
     try:

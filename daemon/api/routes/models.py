@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from cove.daemon.api.errors import responses
 from cove.daemon.api.state import DaemonState
 from cove.daemon.runtime.models import load_backend, local_models, resolve_model
 from cove.daemon.runtime.ollama import PREFIX, list_ollama_models
@@ -45,7 +46,11 @@ async def models(request: Request) -> dict:
     return {"current": current, "adapter": state.runtime.backend.adapter, "models": found}
 
 
-@router.post("/use", summary="Load another chat model; the current one stays on failure")
+@router.post(
+    "/use",
+    summary="Load another chat model; the current one stays on failure",
+    responses=responses(400, 503, notes={400: "Invalid request, or the model did not load"}),
+)
 async def use_model(body: UseBody, request: Request) -> dict:
     state: DaemonState = request.app.state.cove
     choice = resolve_model(body.name, state.config)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from cove.daemon.api.errors import responses
 from cove.daemon.api.state import DaemonState
 from cove.daemon.evidence import keyword_snippet
 
@@ -20,7 +21,11 @@ class SearchBody(BaseModel):
     mmr_lambda: float | None = Field(None, ge=0, le=1)
 
 
-@router.post("/search", summary="Chunks for a query: dense + BM25, fused, MMR, top-k")
+@router.post(
+    "/search",
+    summary="Chunks for a query: dense + BM25, fused, MMR, top-k",
+    responses=responses(400),
+)
 async def search(body: SearchBody, request: Request) -> dict:
     state: DaemonState = request.app.state.cove
     # None means "as configured"; a λ of 1.0 (MMR off) is passed on as it is.

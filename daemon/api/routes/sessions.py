@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from cove.daemon import sessions
-from cove.daemon.api.errors import ApiError
+from cove.daemon.api.errors import ApiError, responses
 from cove.daemon.api.state import DaemonState
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
@@ -27,6 +27,7 @@ def _state(request: Request) -> DaemonState:
     "",
     summary="Sessions, most recent first, with message counts",
     description="`q` keeps the sessions whose title or messages contain it.",
+    responses=responses(400),
 )
 async def list_sessions(
     request: Request,
@@ -36,12 +37,16 @@ async def list_sessions(
     return {"sessions": sessions.list_sessions(_state(request).db, q, limit)}
 
 
-@router.get("/{session_id}", summary="A session with all its messages, sources and feedback")
+@router.get(
+    "/{session_id}",
+    summary="A session with all its messages, sources and feedback",
+    responses=responses(404),
+)
 async def get_session(session_id: str, request: Request) -> dict:
     return sessions.export_json(_state(request).db, session_id)
 
 
-@router.patch("/{session_id}", summary="Rename a session")
+@router.patch("/{session_id}", summary="Rename a session", responses=responses(400, 404))
 async def rename_session(session_id: str, body: RenameBody, request: Request) -> dict:
     try:
         session = sessions.rename_session(_state(request).db, session_id, body.title)
@@ -50,7 +55,11 @@ async def rename_session(session_id: str, body: RenameBody, request: Request) ->
     return {"session": session}
 
 
-@router.delete("/{session_id}", summary="Delete a session, its messages and their feedback")
+@router.delete(
+    "/{session_id}",
+    summary="Delete a session, its messages and their feedback",
+    responses=responses(404),
+)
 async def delete_session(session_id: str, request: Request) -> dict:
     state = _state(request)
     deleted = sessions.delete_session(state.db, session_id)
@@ -61,7 +70,8 @@ async def delete_session(session_id: str, request: Request) -> dict:
     "/{session_id}/export",
     summary="Export a session as Markdown (text/markdown) or JSON",
     response_model=None,
-    responses={200: {"content": {"text/markdown": {}, "application/json": {}}}},
+    responses={200: {"content": {"text/markdown": {}, "application/json": {}}}}
+    | responses(400, 404),
 )
 async def export_session(
     session_id: str,

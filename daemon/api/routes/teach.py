@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from cove.daemon.api.errors import responses
 from cove.daemon.api.state import DaemonState
 from cove.finetune.teach import teach
 
@@ -20,7 +21,9 @@ def _state(request: Request) -> DaemonState:
     return request.app.state.cove
 
 
-@router.post("", summary="Teach Cove a fact: one question and answer pair")
+@router.post(
+    "", summary="Teach Cove a fact: one question and answer pair", responses=responses(400)
+)
 async def add_pair(body: TeachBody, request: Request) -> dict:
     state = _state(request)
     written = teach(state.teach_folder, body.question, body.answer)

@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from cove.daemon.api.errors import ApiError
-from cove.daemon.api.sse import sse_data, sse_response
+from cove.daemon.api.errors import ApiError, responses
+from cove.daemon.api.sse import sse_content, sse_data, sse_response
 from cove.daemon.api.state import DaemonState
 from cove.daemon.training import TERMINAL, RunNotFoundError, TrainingBusyError
 
@@ -39,12 +40,21 @@ def _training(request: Request):
     return training
 
 
-@router.get("", summary="Training: the run in progress, latest runs, schedule, conditions")
+@router.get(
+    "",
+    summary="Training: the run in progress, latest runs, schedule, conditions",
+    responses=responses(400),
+)
 async def train_status(request: Request, limit: int = Query(10, ge=1, le=1000)) -> dict:
     return await asyncio.to_thread(_state(request).training_status, limit)
 
 
-@router.post("", status_code=202, summary="Start a training run now (whatever the hardware)")
+@router.post(
+    "",
+    status_code=202,
+    summary="Start a training run now (whatever the hardware)",
+    responses=responses(400, 409, 503, notes={409: "A run is in progress"}),
+)
 async def start(request: Request, body: StartBody | None = None) -> dict:
     training = _training(request)
     try:
@@ -54,7 +64,11 @@ async def start(request: Request, body: StartBody | None = None) -> dict:
     return {"run": run}
 
 
-@router.post("/cancel", summary="Stop the run in progress (the steps done are kept)")
+@router.post(
+    "/cancel",
+    summary="Stop the run in progress (the steps done are kept)",
+    responses=responses(409, 503, notes={409: "No run is in progress"}),
+)
 async def cancel(request: Request) -> dict:
     run = _training(request).cancel()
     if run is None:
@@ -62,7 +76,11 @@ async def cancel(request: Request) -> dict:
     return {"run": run}
 
 
-@router.get("/runs/{run_id}", summary="One training run: stage, progress, losses, decision")
+@router.get(
+    "/runs/{run_id}",
+    summary="One training run: stage, progress, losses, decision",
+    responses=responses(404, 503),
+)
 async def get_run(run_id: str, request: Request) -> dict:
     try:
         return {"run": _training(request).get_run(run_id)}
@@ -73,6 +91,9 @@ async def get_run(run_id: str, request: Request) -> dict:
 @router.get(
     "/runs/{run_id}/events",
     summary="SSE: a `run` event whenever the run changes; the stream ends with the run",
+    response_class=StreamingResponse,  # no JSON 200: the stream is all it answers
+    responses=sse_content("`run` events, and a keep-alive comment when quiet", events=("run",))
+    | responses(404, 503),
 )
 async def run_events(run_id: str, request: Request):
     training = _training(request)
@@ -100,7 +121,11 @@ async def _run_events(request: Request, training, run_id: str) -> AsyncIterator[
         quiet += EVENT_INTERVAL_S
 
 
-@router.put("/schedule", summary="Train every night at a time, or turn the schedule off")
+@router.put(
+    "/schedule",
+    summary="Train every night at a time, or turn the schedule off",
+    responses=responses(400, 503),
+)
 async def set_schedule(body: ScheduleBody, request: Request) -> dict:
     scheduler = _state(request).scheduler
     if scheduler is None:
