@@ -44,7 +44,9 @@ class ModelSettings:
     context: int = 4096
     # 0 means one thread per core.
     threads: int = 0
+    # The longest answer, and how long one answer may hold the model, on every surface.
     max_tokens: int = 512
+    request_timeout_s: float = 300.0
     temperature: float = 0.7
     # A LoRA adapter (GGUF) applied at load; empty for none.
     adapter: str = ""
@@ -70,6 +72,8 @@ class IndexSettings:
     rescan_interval_s: float = 600.0
     max_file_mb: float = 20.0
     file_timeout_s: float = 30.0
+    # Memory the loader process may use: a file that needs more (a zip bomb) is failed.
+    loader_memory_mb: float = 1024.0
     # Chunk size in embedder tokens; 0 picks the largest that fits the embedder.
     chunk_tokens: int = 0
     chunk_overlap: float = 0.15
@@ -79,6 +83,9 @@ class IndexSettings:
     chroma: str = "persistent"
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 8000
+    # Free space (MB) kept on COVE_HOME's disk: below it indexing pauses, and resumes by
+    # itself once there is room again, so a full disk never drops work half-written.
+    min_free_mb: float = 100.0
 
 
 @dataclass(frozen=True)
@@ -257,6 +264,7 @@ CHECKS: dict[str, tuple[Any, str]] = {
     "model.context": (lambda v: 256 <= v <= 1_048_576, "an integer between 256 and 1048576"),
     "model.threads": (lambda v: v >= 0, "0 (all cores) or a positive integer"),
     "model.max_tokens": (lambda v: v >= 1, "a positive integer"),
+    "model.request_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
     "model.temperature": (lambda v: 0 <= v <= 2, "a number between 0 and 2"),
     "model.chat": (lambda v: bool(v.strip()), "a non-empty model name"),
     "embeddings.batch_size": (lambda v: v >= 1, "a positive integer"),
@@ -268,10 +276,12 @@ CHECKS: dict[str, tuple[Any, str]] = {
     "index.rescan_interval_s": (lambda v: v >= 10, "at least 10 seconds"),
     "index.max_file_mb": (lambda v: v > 0, "a positive number of megabytes"),
     "index.file_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
+    "index.loader_memory_mb": (lambda v: v >= 256, "at least 256 megabytes"),
     "index.chunk_tokens": (lambda v: v == 0 or 32 <= v <= 8192, "0 (auto) or 32..8192"),
     "index.chunk_overlap": (lambda v: 0 <= v <= 0.5, "a fraction between 0 and 0.5"),
     "index.chroma": (lambda v: v in {"persistent", "http"}, "'persistent' or 'http'"),
     "index.chroma_port": (lambda v: 1 <= v <= 65535, "an integer between 1 and 65535"),
+    "index.min_free_mb": (lambda v: v >= 0, "0 or a positive number of megabytes"),
     "search.k": (lambda v: 1 <= v <= 100, "an integer between 1 and 100"),
     "search.candidates": (lambda v: 1 <= v <= 1000, "an integer between 1 and 1000"),
     "search.dense_weight": (lambda v: v >= 0, "a weight of at least 0"),

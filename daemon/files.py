@@ -18,6 +18,7 @@ from cove.index.document import LoadError, SkipFile
 from cove.index.loaders import load_document
 from cove.index.loaders.blocks import split_lines
 from cove.index.loaders.reading import decode_text, looks_binary
+from cove.index.pathnames import escape_path, unescape_path
 
 # Formats whose bytes are the text (line numbers then match an editor's); others are read
 # through their loader and served as the text Cove extracted.
@@ -51,15 +52,16 @@ class FileText:
 
 
 def servable(db: sqlite_utils.Database, requested: str) -> tuple[Path, dict]:
-    """The real path of `requested` and its manifest row, if it may be served."""
-    path = Path(requested).expanduser()
+    """The real path of `requested` (as search results show it: an undecodable byte
+    written `\\xHH`, see cove.index.pathnames) and its manifest row, if it may be served."""
+    path = Path(unescape_path(requested)).expanduser()
     if not path.is_absolute():
         raise FileNotServedError(f"not an absolute path: {requested}")
     real = Path(os.path.realpath(path))
-    row = manifest.get_file(db, str(real))
+    row = manifest.get_file(db, escape_path(real))
     if row is None or row["status"] != manifest.INDEXED:
         raise FileNotServedError(f"not an indexed file in a watched folder: {requested}")
-    roots = [Path(f["path"]) for f in manifest.list_folders(db)]
+    roots = [Path(unescape_path(f["path"])) for f in manifest.list_folders(db)]
     if not any(real.is_relative_to(root) for root in roots):
         raise FileNotServedError(f"not an indexed file in a watched folder: {requested}")
     return real, row
@@ -78,12 +80,12 @@ def read_lines(
     lines = split_lines(_text(real, row.get("format") or "", max_bytes))
     total = len(lines)
     if total == 0 and (start_line or 1) == 1:
-        return FileText(str(real), 0, 0, 0, "")  # an empty file has no lines to cut
+        return FileText(escape_path(real), 0, 0, 0, "")  # an empty file has no lines to cut
     start = max(1, start_line or 1)
     end = min(total, end_line or total)
     if start > total or start > end:
         raise ValueError(f"lines {start}-{end_line or total} are outside the file (1-{total})")
-    return FileText(str(real), start, end, total, "\n".join(lines[start - 1 : end]))
+    return FileText(escape_path(real), start, end, total, "\n".join(lines[start - 1 : end]))
 
 
 def _text(real: Path, file_format: str, max_bytes: int) -> str:

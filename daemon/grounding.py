@@ -13,6 +13,7 @@ from cove.daemon.memories import MemoryHit
 from cove.daemon.runtime import ContextOverflowError, Message
 from cove.index.loaders import is_plain_text
 from cove.index.loaders.blocks import split_lines
+from cove.index.pathnames import unescape_path
 from cove.index.search import SearchHit
 
 GROUNDED_SYSTEM_PROMPT = (
@@ -354,7 +355,7 @@ def _quote_lines(source: Source, quote: evidence.Quote) -> tuple[int | None, int
     if source.line_start is None or source.line_end is None or not is_plain_text(source.path):
         return counted
     try:
-        with open(source.path, encoding="utf-8", errors="replace") as handle:
+        with open(unescape_path(source.path), encoding="utf-8", errors="replace") as handle:
             lines = split_lines(handle.read())
     except OSError:
         return counted

@@ -8,19 +8,25 @@ the model is generating, no embedding batch starts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cove.daemon import upkeep, watched
 from cove.daemon.config import Config
+from cove.daemon.diskspace import DiskSpace, NoSpaceError
 from cove.daemon.ingest import FileIngester
 from cove.daemon.store.db import connect
 from cove.index import manifest
 from cove.index.ignore import IgnoreRules
+from cove.index.pathnames import escape_path, unescape_path
 from cove.index.vectors import VectorStore
 
 log = logging.getLogger("cove.indexer")
@@ -36,6 +42,7 @@ class Task:
     paths: list[str] = field(default_factory=list)
     dest: str = ""
     folder_id: int = 0
+    done: Future | None = None  # for a caller waiting on the outcome (rebuild)
 
 
 @dataclass
@@ -67,17 +74,17 @@ class Indexer:
         self.chat_busy = chat_busy
         self.counters = Counters()
         self.paused = False
+        self.space = DiskSpace(config.paths.home, config.index.min_free_mb)
         self._db = connect(config.paths.db)
         self._tasks: deque[Task] = deque()
         self._queued_files: set[str] = set()
         self._debounce: dict[str, float] = {}
-        self._rules: dict[int, tuple[Path, IgnoreRules]] = {}
+        self._rules: watched.Rules = {}
         self._wake = threading.Condition()
         self._stopping = False
         self._busy = False
         self._thread = threading.Thread(target=self._run, name="cove-indexer", daemon=True)
         self._next_reconcile = 0.0
-        self._rules: dict[int, tuple[Path, IgnoreRules]] = {}
         self._local = threading.local()
 
     # --- lifecycle ------------------------------------------------------------------
@@ -97,21 +104,17 @@ class Indexer:
             self._thread.join(timeout=30)
         if not self._thread.is_alive():
             # Searches are over: superseded generations can go now rather than at next start.
-            self.ingester.collect_garbage(self._db, self.store, force=True)
+            try:
+                self.ingester.collect_garbage(self._db, self.store, force=True)
+            except Exception:  # noqa: BLE001 - e.g. a full disk: the start-up repair does it
+                log.warning("superseded chunks are left for the next start", exc_info=True)
         self.ingester.close()
         self._db.close()
 
     # --- folders --------------------------------------------------------------------
 
     def reload_folders(self) -> None:
-        rules = {}
-        for folder in manifest.list_folders(self._reader()):
-            root = Path(folder["path"])
-            rules[folder["id"]] = (
-                root,
-                IgnoreRules(root, folder["ignore"], exclude=[self.config.paths.home]),
-            )
-        self._rules = rules
+        self._rules = watched.load_rules(self._reader(), self.config.paths.home)
         self.on_folders_changed()
 
     def folders(self) -> dict[int, tuple[Path, IgnoreRules]]:
@@ -119,18 +122,7 @@ class Indexer:
 
     def add_folder(self, path: Path, ignore: list[str]) -> dict:
         """Watch a folder; indexing goes on in the background. Raises ValueError why not."""
-        root = path.expanduser().resolve()
-        if not root.is_dir():
-            raise ValueError(f"not a folder: {path}")
-        home = self.config.paths.home.resolve()
-        if root == home or home in root.parents:
-            raise ValueError("Cove's own data folder (COVE_HOME) cannot be watched")
-        for other, _ in self._rules.values():
-            if other != root and (other in root.parents or root in other.parents):
-                relation = "inside" if other in root.parents else "around"
-                raise ValueError(
-                    f"{root} is {relation} the watched folder {other}; remove that one first"
-                )
+        root = watched.check_new_folder(path, self.config.paths.home, self._rules)
         folder = manifest.add_folder(self._reader(), str(root), ignore)
         self.reload_folders()
         self.enqueue(Task("reconcile"))
@@ -156,11 +148,8 @@ class Indexer:
         self.enqueue(Task("scan_dir", path=path))
 
     def folder_for(self, path: Path) -> tuple[int, IgnoreRules] | None:
-        """The watched folder containing `path` (folders never nest: add_folder refuses)."""
-        for folder_id, (root, rules) in self._rules.items():
-            if path == root or root in path.parents:
-                return folder_id, rules
-        return None
+        """The watched folder containing `path`."""
+        return watched.folder_for(self._rules, path)
 
     # --- events in ------------------------------------------------------------------
 
@@ -190,14 +179,18 @@ class Indexer:
         self.enqueue(Task("move", path=src, dest=dest))
 
     def rescan(self) -> None:
+        """Repair what failed writes left (a full disk), then compare every folder."""
+        self.enqueue(Task("repair"))
         self.enqueue(Task("reconcile"))
 
     def pause(self) -> None:
         self.paused = True
 
     def resume(self) -> None:
+        """Resume, and after a full disk try again now (it pauses again if still full)."""
         with self._wake:
             self.paused = False
+            self.space.retry_now()
             self._wake.notify_all()
 
     # --- status ---------------------------------------------------------------------
@@ -227,14 +220,24 @@ class Indexer:
             "embedded_total": self.counters.embedded_total,
             "ingests_total": self.counters.ingests_total,
             "skipped": counts["skipped"],
-            "paused": self.paused,
+            "paused": self.paused or self.space.reason is not None,
+            "paused_reason": self.space.reason or ("paused by the user" if self.paused else None),
             "chat_waits": self.counters.chat_waits,
             "embed_batches_total": self.counters.embed_batches_total,
             "collection": self.store.name,
         }
 
-    def rebuild(self) -> None:
-        self.enqueue(Task("rebuild"))
+    def rebuild(self) -> Future:
+        """Rebuild the vector store from cove.db ahead of queued work (even when paused by
+        the user): the future gives {"vectors", "embedded"}, or raises why it failed."""
+        done: Future = Future()
+        with self._wake:
+            if self.space.reason is not None:
+                done.set_exception(NoSpaceError(self.space.reason))
+            else:
+                self._tasks.appendleft(Task("rebuild", done=done))
+                self._wake.notify_all()
+        return done
 
     def reader(self):
         return self._reader()
@@ -261,14 +264,15 @@ class Indexer:
                 if now >= self._next_reconcile and self._next_reconcile:
                     self._tasks.append(Task("reconcile"))
                     self._next_reconcile = 0.0
-                if self._tasks and not self.paused:
+                urgent = bool(self._tasks) and self._tasks[0].kind == "rebuild"
+                if self._tasks and (urgent or not self.paused) and self._room():
                     task = self._tasks.popleft()
                     if task.kind == "file":
                         task = self._take_files(task)
                     self._busy = True
                     return task
                 garbage = self.ingester.has_garbage()
-                if garbage is not None and garbage <= now:
+                if garbage is not None and garbage <= now and self.space.reason is None:
                     return Task("gc")
                 deadlines = [*self._debounce.values(), *([garbage] if garbage else [])]
                 timeout = min((due - now for due in deadlines), default=1.0)
@@ -283,23 +287,56 @@ class Indexer:
         self._queued_files.difference_update(paths)
         return Task("files", paths=paths)
 
+    def _room(self) -> bool:
+        """Whether the disk has room for the next task (the caller holds the lock). While
+        it has not, a waiting rebuild fails at once rather than wait."""
+        reason = self.space.check()
+        if reason is None:
+            return True
+        for task in [t for t in self._tasks if t.kind == "rebuild"]:
+            self._tasks.remove(task)
+            if task.done is not None:
+                task.done.set_exception(NoSpaceError(reason))
+        return False
+
     def _run(self) -> None:
         while (task := self._next_task()) is not None:
             try:
-                self._handle(task)
-            except Exception:  # noqa: BLE001 - one bad task must never stop indexing
-                log.exception("indexing task %s failed", task)
+                result = self._handle(task)
+            except Exception as exc:  # noqa: BLE001 - one bad task must never stop indexing
+                self._failed(task, exc)
+            else:
+                if task.done is not None:
+                    task.done.set_result(result)
             finally:
                 self.counters.current_file = None
                 with self._wake:
                     self._busy = False
                     self._wake.notify_all()
 
-    def _handle(self, task: Task) -> None:
+    def _failed(self, task: Task, exc: Exception) -> None:
+        """A task raised. For want of space indexing waits, then repairs what the task left
+        half-written and rescans (which finds its files again); else it is logged."""
+        if self._db.conn.in_transaction:  # a COMMIT the disk refused leaves it open
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+        reason = self.space.failed(exc)
+        if task.done is not None:
+            task.done.set_exception(exc if reason is None else NoSpaceError(reason))
+        if reason is None:
+            log.error("indexing task %s failed", task.kind, exc_info=exc)
+            return
+        with self._wake:
+            if not (self._tasks and self._tasks[0].kind == "repair"):
+                self._tasks.extendleft([Task("reconcile"), Task("repair")])
+
+    def _handle(self, task: Task) -> dict | None:
         if task.kind == "files":
             self._ingest([Path(p) for p in task.paths])
+            self.space.succeeded()
         elif task.kind == "delete":
-            self._forget(manifest.paths_under(self._db, task.path) + [task.path])
+            key = escape_path(task.path)
+            self._forget(manifest.paths_under(self._db, key) + [key])
         elif task.kind == "move":
             self._move(task.path, task.dest)
         elif task.kind == "reconcile":
@@ -313,21 +350,27 @@ class Indexer:
                 for entry in found[1].walk(Path(task.path)):
                     self.enqueue(Task("file", path=entry.path))
         elif task.kind == "repair":
-            self.counters.embedded_total += self.ingester.repair(self._db, self.store)
+            repaired = upkeep.repair(self._db, self.store, self.ingester, self.space.explains)
+            self.counters.embedded_total += repaired.embedded
+            for key in repaired.unfinished:
+                self.enqueue(Task("file", path=unescape_path(key)))
             # Another model's collection was kept until this one was complete; now it goes.
             for name in self.store.drop_others():
                 log.info("dropped the vector collection of a previous model: %s", name)
         elif task.kind == "gc":
             self.ingester.collect_garbage(self._db, self.store)
         elif task.kind == "rebuild":
-            self.counters.embedded_total += self.ingester.rebuild_vectors(self._db, self.store)
+            rebuilt = upkeep.rebuild(self._db, self.store, self.ingester)
+            self.counters.embedded_total += rebuilt["embedded"]
+            return rebuilt
+        return None
 
     def _ingest(self, paths: list[Path]) -> None:
         wanted = []
         for path in paths:
             found = self.folder_for(path)
             if found is None or found[1].is_ignored(path):
-                self._forget([str(path)])
+                self._forget([escape_path(path)])
             else:
                 wanted.append((found[0], path))
 
@@ -339,6 +382,8 @@ class Indexer:
         )
         self.counters.embedded_total += outcome.embedded
         self.counters.ingests_total += outcome.ingested
+        for path in outcome.reread:  # changed while read: again once it has settled
+            self.file_changed(path)
 
     def _forget(self, paths: list[str]) -> None:
         ids = manifest.delete_files(self._db, paths)
@@ -347,23 +392,27 @@ class Indexer:
 
     def _move(self, src: str, dest: str) -> None:
         """A rename keeps its chunks and vectors; only the manifest path changes."""
-        moved = manifest.paths_under(self._db, src)
-        if not moved and manifest.get_file(self._db, src) is None:
+        # Manifest keys are escaped one name at a time, so a key's prefix is its folder's.
+        src_key, dest_key = escape_path(src), escape_path(dest)
+        moved = manifest.paths_under(self._db, src_key)
+        if not moved and manifest.get_file(self._db, src_key) is None:
             self.enqueue(Task("file", path=dest))  # an unknown source: a new file or folder
             if Path(dest).is_dir():
                 self.enqueue(Task("reconcile"))
             return
-        pairs = [(src, dest)] + [(p, dest + p[len(src) :]) for p in moved]
+        pairs = [(src_key, dest_key)] + [(p, dest_key + p[len(src_key) :]) for p in moved]
         for old, new in pairs:
             row = manifest.get_file(self._db, old)
-            target = self.folder_for(Path(new))
+            new_path = Path(unescape_path(new))
+            target = self.folder_for(new_path)
             if row is None:
                 continue
-            if target is None or target[1].is_ignored(Path(new)):
+            if target is None or target[1].is_ignored(new_path):
                 self._forget([old])
                 continue
             manifest.rename_file(self._db, row["id"], new, target[0])
-            self.enqueue(Task("file", path=new))  # cheap: same size and mtime, nothing to do
+            # Cheap: same size and mtime, nothing to do.
+            self.enqueue(Task("file", path=str(new_path)))
 
     def _reconcile(self) -> None:
         self.counters.scanning = True

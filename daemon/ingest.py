@@ -1,4 +1,4 @@
-"""What happens to one file, and the start-up repair and reconcile scans.
+"""What happens to one file, and the reconcile scan (the repair is in upkeep.py).
 
 Runs on the indexer's worker thread with the worker's own SQLite connection.
 """
@@ -7,27 +7,28 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import logging
 import os
+import sqlite3
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import sqlite_utils
 
+from cove.daemon.diskspace import out_of_space
 from cove.index import manifest
 from cove.index.chunking import Chunk, chunk_document, embed_text
 from cove.index.document import LoadError, SkipFile
-from cove.index.embedcache import CachedEmbedding, cached_vectors, embed_cached, text_hash
+from cove.index.embedcache import CachedEmbedding, text_hash
 from cove.index.embedder import Embedder
 from cove.index.ignore import IgnoreRules
 from cove.index.loaders import SUPPORTED_SUFFIXES
 from cove.index.loaders.isolated import IsolatedLoader
+from cove.index.pathnames import escape_path, printable, unescape_path
 from cove.index.vectors import VectorStore
 
 log = logging.getLogger("cove.ingest")
@@ -35,12 +36,16 @@ log = logging.getLogger("cove.ingest")
 # Superseded chunk rows are deleted this long after their file flipped generation, so a
 # search that read Chroma just before the flip still finds their rows.
 GC_DELAY_S = 2.0
+# A file that changes while it is read is read again once it settles; after this many
+# tries in a row it is failed (its next change brings it back).
+MAX_REREADS = 3
 
 
 @dataclass
 class Outcome:
     embedded: int = 0
     ingested: int = 0  # files whose chunks were (re)written
+    reread: list[str] = field(default_factory=list)  # changed while read: look again
 
 
 @dataclass
@@ -82,6 +87,7 @@ class FileIngester:
         self.settings = settings
         self.model = embedder.name
         self._garbage: list[tuple[float, int]] = []  # (due, file_id)
+        self._rereads: dict[str, int] = {}  # key -> times in a row it changed while read
         # Files are loaded and chunked here, one at a time, ahead of the worker: the next
         # file is read while the encoder (which releases the GIL) embeds the ones before.
         self._reading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cove-reader")
@@ -122,8 +128,14 @@ class FileIngester:
         """
         candidates = []
         for folder_id, path in files:
-            on_file(str(path))
-            candidate = self._check(db, store, folder_id, path)
+            on_file(escape_path(path))
+            try:
+                candidate = self._check(db, store, folder_id, path)
+            except Exception as exc:  # noqa: BLE001 - one bad entry must not stop the batch
+                if not_the_files_fault(exc):
+                    raise
+                self._fail(db, store, folder_id, escape_path(path), exc)
+                continue
             if candidate is not None:
                 candidates.append(candidate)
         if not candidates:
@@ -134,20 +146,21 @@ class FileIngester:
             return self.embedder.embed(batch)
 
         vectors = CachedEmbedding(db, self.model, embed, self.settings.batch_size)
-        ready = []
-        for prepared in self._read(db, store, candidates, hold, on_file):
+        ready: list[Prepared] = []
+        reread: list[str] = []
+        for prepared in self._read(db, store, candidates, hold, on_file, reread):
             vectors.add(prepared.texts)
             ready.append(prepared)
         vectors.flush()
         self._commit(db, store, ready, vectors)
-        return Outcome(embedded=vectors.embedded, ingested=len(ready))
+        return Outcome(embedded=vectors.embedded, ingested=len(ready), reread=reread)
 
     def _check(
         self, db: sqlite_utils.Database, store: VectorStore, folder_id: int, path: Path
     ) -> Candidate | None:
         """Whether `path` must be loaded; None when it needs no new chunks (unchanged,
         renamed, gone, skipped or failed: those are settled here)."""
-        key = str(path)
+        key = escape_path(path)
         try:
             info = os.lstat(path)
         except FileNotFoundError:
@@ -156,7 +169,7 @@ class FileIngester:
         if stat.S_ISLNK(info.st_mode):
             self._record_link(db, store, folder_id, path, info)
             return None
-        if not stat.S_ISREG(info.st_mode):
+        if stat.S_ISDIR(info.st_mode):
             return None
         row = manifest.get_file(db, key)
         if (
@@ -166,6 +179,11 @@ class FileIngester:
         ):
             return None
         record = dict(size=info.st_size, mtime=info.st_mtime)
+        if not stat.S_ISREG(info.st_mode):
+            # A FIFO, socket or device: never opened (opening a FIFO blocks until a writer
+            # comes), only recorded.
+            reason = "not a regular file"
+            return self._settle(db, store, folder_id, key, manifest.SKIPPED, reason, **record)
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             reason = f"unsupported file type '{path.suffix or path.name}'"
             return self._settle(db, store, folder_id, key, manifest.SKIPPED, reason, **record)
@@ -195,12 +213,15 @@ class FileIngester:
         candidates: list[Candidate],
         hold: Callable[[], None],
         on_file: Callable[[str], None],
+        reread: list[str],
     ) -> Iterator[Prepared]:
         """The candidates loaded and chunked on the reading thread, in order; those that
-        were skipped or failed to load are settled here instead."""
-        jobs = [self._reading.submit(self._load, Path(c.key), hold) for c in candidates]
+        were skipped or failed to load are settled here instead, and those that changed
+        while they were read go to `reread` (never stored half old, half new)."""
+        paths = [Path(unescape_path(c.key)) for c in candidates]
+        jobs = [self._reading.submit(self._load, path, hold) for path in paths]
         try:
-            for candidate, job in zip(candidates, jobs, strict=True):
+            for candidate, path, job in zip(candidates, paths, jobs, strict=True):
                 on_file(candidate.key)
                 record = dict(size=candidate.info.st_size, mtime=candidate.info.st_mtime)
                 args = (db, store, candidate.folder_id, candidate.key)
@@ -210,8 +231,22 @@ class FileIngester:
                     self._settle(*args, manifest.SKIPPED, str(exc), **record)
                 except LoadError as exc:
                     self._settle(*args, manifest.FAILED, str(exc), **record)
+                except Exception as exc:  # noqa: BLE001 - a chunking bug fails one file
+                    if not_the_files_fault(exc):
+                        raise
+                    self._fail(*args, exc)
                 else:
-                    yield Prepared(candidate, file_format, chunks, texts)
+                    if not changed_since(path, candidate.info):
+                        self._rereads.pop(candidate.key, None)
+                        yield Prepared(candidate, file_format, chunks, texts)
+                        continue
+                    tries = self._rereads.get(candidate.key, 0) + 1
+                    if tries < MAX_REREADS:
+                        self._rereads[candidate.key] = tries
+                        reread.append(str(path))
+                    else:
+                        reason = "kept changing while being read"
+                        self._settle(*args, manifest.FAILED, reason, **record)
         finally:
             for job in jobs:  # after an error, files not yet read are not read in vain
                 job.cancel()
@@ -288,6 +323,8 @@ class FileIngester:
 
     def _settle(self, db, store, folder_id, key, status, reason, *, size, mtime) -> None:
         """Record a skipped or failed file; chunks of an earlier version go."""
+        self._rereads.pop(key, None)
+        reason = printable(reason)  # an OS message may quote the file's undecodable name
         file_id = manifest.record_file(
             db, folder_id, key, status=status, size=size, mtime=mtime, error=reason
         )
@@ -296,6 +333,18 @@ class FileIngester:
             store.delete(dropped)
         if status == manifest.FAILED:
             log.warning("failed to index %s: %s", key, reason)
+
+    def _fail(self, db, store, folder_id: int, key: str, exc: Exception) -> None:
+        """A file that raised what no check foresaw: failed with the error as its reason,
+        so that the rest of its batch goes on."""
+        log.error("indexing %s failed", key, exc_info=exc)
+        try:
+            info = os.lstat(unescape_path(key))
+            size, mtime = info.st_size, info.st_mtime
+        except OSError:
+            size, mtime = -1, -1.0  # looked at again on the next scan
+        reason = f"could not index: {type(exc).__name__}: {exc}"
+        self._settle(db, store, folder_id, key, manifest.FAILED, reason, size=size, mtime=mtime)
 
     def _record_link(self, db, store, folder_id, path: Path, info: os.stat_result) -> None:
         try:
@@ -306,14 +355,13 @@ class FileIngester:
         else:
             # Its target is indexed where it lies, if that is in a watched folder.
             reason, status = "symbolic link (not followed)", manifest.SKIPPED
-        self._settle(
-            db, store, folder_id, str(path), status, reason, size=info.st_size, mtime=info.st_mtime
-        )
+        key, record = escape_path(path), dict(size=info.st_size, mtime=info.st_mtime)
+        self._settle(db, store, folder_id, key, status, reason, **record)
 
     def _adopt_moved(self, db, folder_id, key, digest, info) -> bool:
         """A new path whose content an indexed file had, whose path is gone: a rename."""
         for candidate in manifest.files_with_hash(db, digest):
-            if not os.path.lexists(candidate["path"]):
+            if not os.path.lexists(unescape_path(candidate["path"])):
                 manifest.rename_file(db, candidate["id"], key, folder_id)
                 manifest.touch_file(db, candidate["id"], info.st_size, info.st_mtime)
                 return True
@@ -345,90 +393,34 @@ class FileIngester:
         """When the next garbage is due (monotonic), or None."""
         return min((t for t, _ in self._garbage), default=None)
 
-    def repair(self, db: sqlite_utils.Database, store: VectorStore) -> int:
-        """Make SQLite and Chroma agree after a crash: drop orphans, restore missing vectors
-        from the embedding cache (embedding only what the cache lacks). Returns how many
-        chunks had to be embedded (all of them after a change of embedding model)."""
-        stale = manifest.superseded_chunk_ids(db)
-        if stale:
-            store.delete(stale)
-            manifest.delete_chunks(db, stale)
-        live = manifest.live_chunk_ids(db)
-        present = store.ids()
-        orphans = sorted(present - live)
-        if orphans:
-            store.delete(orphans)
-        missing = sorted(live - present)
-        embedded = self._restore_vectors(db, store, missing) if missing else 0
-        if stale or orphans or missing:
-            log.info(
-                "repaired index: %d stale chunks, %d orphan vectors, %d missing vectors",
-                len(stale),
-                len(orphans),
-                len(missing),
-            )
-        return embedded
-
-    def rebuild_vectors(self, db: sqlite_utils.Database, store: VectorStore) -> int:
-        """Recreate the Chroma collection from SQLite, without embedding again."""
-        store.reset()
-        return self._restore_vectors(db, store, sorted(manifest.live_chunk_ids(db)))
-
-    def _restore_vectors(self, db, store: VectorStore, ids: list[int]) -> int:
-        """Put the chunks' vectors into Chroma from the cache; return how many were not
-        cached and had to be embedded."""
-        embedded = 0
-        for start in range(0, len(ids), 1000):
-            batch = ids[start : start + 1000]
-            rows = manifest.chunk_hashes(db, batch)
-            vectors = cached_vectors(db, self.model, [r["embed_hash"] for r in rows])
-            lacking = [r for r in rows if r["embed_hash"] not in vectors]
-            if lacking:  # cache lost (or a new model): embed the chunk text again
-                texts = [
-                    embed_text(
-                        Chunk(r["text"], tuple(json.loads(r["heading"])), None, None, None, 0),
-                        self.settings.heading_in_embedding,
-                    )
-                    for r in lacking
-                ]
-                fresh, count = embed_cached(db, self.model, texts, self.embedder.embed)
-                embedded += count
-                for r, v in zip(lacking, fresh, strict=True):
-                    vectors[r["embed_hash"]] = v
-            store.add(
-                [r["id"] for r in rows],
-                np.stack([vectors[r["embed_hash"]] for r in rows]),
-                [r["file_id"] for r in rows],
-            )
-        return embedded
-
     def reconcile(
         self, db: sqlite_utils.Database, store: VectorStore, folder_id: int, rules: IgnoreRules
     ) -> Iterable[str]:
         """Compare a folder with the manifest by size and mtime; forget vanished files,
         adopt renames made while the daemon was down, and return paths to look at."""
         known = manifest.files_in_folder(db, folder_id)
-        changed: list[tuple[str, int]] = []
+        changed: list[tuple[str, str, int]] = []  # (path, its key in the manifest, size)
         seen: set[str] = set()
         for entry in rules.walk():
-            seen.add(entry.path)
+            key = escape_path(entry.path)
+            seen.add(key)
             try:
                 info = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            row = known.get(entry.path)
+            row = known.get(key)
             if row is None or (row["size"], row["mtime"]) != (info.st_size, info.st_mtime):
-                changed.append((entry.path, info.st_size))
+                changed.append((entry.path, key, info.st_size))
         gone = [p for p in known if p not in seen]
         by_size: dict[int, list[dict]] = {}
         for p in gone:
             if known[p]["status"] == manifest.INDEXED:
                 by_size.setdefault(known[p]["size"], []).append(known[p])
-        for path, size in changed:
-            if path not in known and by_size.get(size):
+        for path, key, size in changed:
+            if key not in known and by_size.get(size):
                 self._adopt_by_hash(db, folder_id, path, by_size[size], gone)
         self._forget(db, store, gone)
-        return [p for p, _ in changed]
+        return [path for path, _, _ in changed]
 
     def _adopt_by_hash(self, db, folder_id, path, candidates, gone) -> None:
         try:
@@ -437,15 +429,20 @@ class FileIngester:
             return
         for row in candidates:
             if row["hash"] == digest and row["path"] in gone:
-                manifest.rename_file(db, row["id"], path, folder_id)
+                manifest.rename_file(db, row["id"], escape_path(path), folder_id)
                 gone.remove(row["path"])
                 candidates.remove(row)
                 return
 
 
 def file_hash(path: Path) -> str:
+    """SHA-256 of a regular file's bytes; OSError for anything else."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    # O_NONBLOCK: a file swapped for a FIFO since its stat must not block the open.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -460,3 +457,24 @@ def read_error(exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return "symlink loop"
     return f"cannot read: {exc.strerror or exc}"
+
+
+def changed_since(path: Path, before: os.stat_result) -> bool:
+    """Whether `path` is no longer the file `before` describes: rewritten, truncated,
+    replaced by another file (inode) or gone since that stat."""
+    try:
+        after = os.lstat(path)
+    except OSError:
+        return True
+    return _identity(after) != _identity(before)
+
+
+def _identity(info: os.stat_result) -> tuple[int, ...]:
+    # ctime too: it moves even when a writer puts the old size and mtime back.
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def not_the_files_fault(exc: BaseException) -> bool:
+    """A full disk or a failing database: no file's fault, so the batch stops (and is
+    retried) instead of the file being failed."""
+    return out_of_space(exc) or isinstance(exc, sqlite3.Error)

@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 from cove.daemon import __version__
 from cove.daemon.config import Config, default_config_text
 from cove.daemon.netguard import NetworkGuard, is_loopback
-from cove.daemon.paths import ensure_token
+from cove.daemon.paths import ensure_token, home_name, private_umask, tighten_home
 
 log = logging.getLogger("cove.serve")
 
@@ -78,6 +78,27 @@ def setup_logging(config: Config, foreground: bool) -> None:
         handlers=handlers,
         force=True,
     )
+
+
+def make_home_private(home: Path) -> None:
+    """Take group/other access away from an existing COVE_HOME, in one log line.
+
+    A home made before Cove created it private (mkdir, an older Cove, a restored backup)
+    may hold every chat readable by other users.
+    """
+    changed, failed = tighten_home(home)
+    root = home.resolve()
+    if changed:
+        names = [home_name(path, root) for path in changed]
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        log.warning(
+            "made %d item(s) of %s private to you (group/other access removed): %s",
+            len(changed),
+            root,
+            shown,
+        )
+    if failed:
+        log.warning("could not make private: %s", "; ".join(failed[:5]))
 
 
 def set_offline_environment() -> None:
@@ -155,7 +176,7 @@ def load_state(config: Config, guard: NetworkGuard):
         )
     except ValueError as exc:  # an ONNX export that lost too much: refused, never indexed
         raise DaemonStartError(f"cannot load the embedding model: {exc}") from exc
-    runtime = Runtime(backend)
+    runtime = Runtime(backend, config.model.max_tokens, config.model.request_timeout_s)
     indexer, retriever = build_index(config, embedder, runtime)
     guardrails = None
     if config.chat.guardrails:
@@ -198,18 +219,27 @@ def build_index(config: Config, embedder, runtime):
     from cove.daemon.retrieval import Retriever, load_reranker, search_params
     from cove.index.chunking import default_chunk_tokens
     from cove.index.loaders.isolated import IsolatedLoader
-    from cove.index.vectors import VectorStore, collection_name, http_client, persistent_client
+    from cove.index.vectors import (
+        VectorStore,
+        collection_name,
+        http_client,
+        open_persistent_store,
+    )
 
     settings = config.index
+    name = collection_name(embedder.name, embedder.dimension)
     if settings.chroma == "http":
-        client = http_client(settings.chroma_host, settings.chroma_port)
-    else:
-        client = persistent_client(str(config.paths.chroma))
-    store = VectorStore(client, collection_name(embedder.name, embedder.dimension))
+        store = VectorStore(http_client(settings.chroma_host, settings.chroma_port), name)
+    else:  # a damaged store is replaced here, and refilled by the start-up repair
+        store = open_persistent_store(config.paths.chroma, name)
     max_bytes = int(settings.max_file_mb * 1_000_000)  # MB as in the error messages
     ingester = FileIngester(
         embedder,
-        IsolatedLoader(timeout_s=settings.file_timeout_s, max_bytes=max_bytes),
+        IsolatedLoader(
+            timeout_s=settings.file_timeout_s,
+            max_bytes=max_bytes,
+            memory_bytes=int(settings.loader_memory_mb * 1_000_000),
+        ),
         IngestSettings(
             chunk_tokens=settings.chunk_tokens or default_chunk_tokens(embedder.max_seq_length),
             overlap=settings.chunk_overlap,
@@ -262,12 +292,14 @@ def serve(config: Config, foreground: bool = True) -> None:
     # The generation thread hands each token to the event loop; a short GIL switch
     # interval keeps it from waiting up to 5 ms for the GIL after every llama.cpp decode.
     sys.setswitchinterval(0.0005)
+    private_umask()  # cove.db, its WAL, chroma/ and logs/ hold every chat
     paths = config.paths
     paths.ensure()
     if not paths.config.exists():
         paths.config.write_text(default_config_text(), encoding="utf-8")
     with home_lock(paths.lock):
         setup_logging(config, foreground)
+        make_home_private(paths.home)
         set_offline_environment()
         guard = install_guard(config)
         check_port_free(config.port)

@@ -196,6 +196,11 @@ def paths_under(db: sqlite_utils.Database, directory: str) -> list[str]:
     ]
 
 
+def unfinished_paths(db: sqlite_utils.Database) -> list[str]:
+    """Files whose first ingest never finished (a crash, a full disk): still `indexing`."""
+    return [r[0] for r in db.execute("SELECT path FROM files WHERE status = 'indexing'")]
+
+
 # --- chunks -------------------------------------------------------------------------
 
 

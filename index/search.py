@@ -3,6 +3,7 @@ rank fusion, diversified by MMR, optionally reranked by a cross-encoder, cut to 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from cove.index.embedcache import cached_vectors
 from cove.index.keywords import bm25_search
 from cove.index.manifest import live_chunks
 from cove.index.vectors import VectorStore
+
+log = logging.getLogger("cove.search")
 
 Reranker = Callable[[str, list[str]], Sequence[float]]
 
@@ -134,7 +137,11 @@ def hybrid_search(
     db.execute("BEGIN")
     try:
         bm25 = bm25_search(db, query, params.candidates) if params.bm25_weight > 0 else []
-        dense = dense_query.result() if use_dense else []
+        try:
+            dense = dense_query.result() if use_dense else []
+        except Exception as exc:  # noqa: BLE001 - Chroma full or damaged: keywords still answer
+            log.warning("dense search failed (%s); keyword search answers alone", exc)
+            dense = []
         chunks = live_chunks(db, list({i for i, _ in dense} | {i for i, _ in bm25}))
         need_vectors = params.mmr_lambda is not None and params.mmr_lambda < 1.0
         by_hash = (

@@ -6,10 +6,16 @@ The daemon is Chroma's only writer. `chromadb.PersistentClient` keeps it in COVE
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+log = logging.getLogger("cove.vectors")
 
 
 def collection_name(model: str, dimension: int) -> str:
@@ -32,15 +38,48 @@ def http_client(host: str, port: int):
     return chromadb.HttpClient(host=host, port=port, settings=Settings(anonymized_telemetry=False))
 
 
+def fresh_persistent_client(path: Path, old: Any = None):
+    """An empty store at `path` in place of a damaged one (closed first, then deleted:
+    Chroma is derived from cove.db, so a rebuild restores everything it held)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    if old is not None:
+        try:
+            old.close()
+        except Exception:  # noqa: BLE001 - a damaged store may not close cleanly
+            log.warning("the damaged vector store did not close", exc_info=True)
+    # Chroma caches a client's system by path, even one that failed to start or close: the
+    # next client for this path would be handed it. The daemon has no other Chroma client.
+    SharedSystemClient.clear_system_cache()
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return persistent_client(str(path))
+
+
+def open_persistent_store(path: Path, name: str) -> VectorStore:
+    """The store in COVE_HOME/chroma. One Chroma cannot open (its files damaged) is
+    replaced by an empty one, which the start-up repair fills again from cove.db."""
+
+    def recreate(old: Any):
+        return fresh_persistent_client(path, old)
+
+    try:
+        return VectorStore(persistent_client(str(path)), name, recreate)
+    except Exception:  # noqa: BLE001 - whatever Chroma raises, the answer is the same
+        log.exception("cannot open the vector store in %s; starting it afresh", path)
+        return VectorStore(recreate(None), name, recreate)
+
+
 class VectorStore:
     """One Chroma collection of unit vectors under cosine distance."""
 
-    def __init__(self, client, name: str) -> None:
+    def __init__(self, client, name: str, recreate: Callable[[Any], Any] | None = None) -> None:
+        """`recreate(client)` closes a damaged store and returns a client of an empty one
+        (see `fresh_persistent_client`); without it (a Chroma server) `reset` may raise."""
         self.client = client
         self.name = name
-        self._collection = client.get_or_create_collection(
-            name, configuration={"hnsw": {"space": "cosine"}}
-        )
+        self._recreate = recreate
+        self._collection = self._create()
         self._max_batch = int(getattr(client, "get_max_batch_size", lambda: 5000)())
 
     def add(self, ids: Sequence[int], vectors: np.ndarray, file_ids: Sequence[int]) -> None:
@@ -83,10 +122,43 @@ class VectorStore:
     def count(self) -> int:
         return self._collection.count()
 
+    def verify(self) -> None:
+        """Raise unless the collection answers a query in full: Chroma files damaged on disk
+        (by a full disk, a crash) can leave it counting vectors it cannot search."""
+        count = self._collection.count()
+        if not count:
+            return
+        sample = self._collection.get(limit=1, include=["embeddings"])
+        wanted = min(count, 10)
+        found = self._collection.query(
+            query_embeddings=[np.asarray(sample["embeddings"][0], dtype=np.float32)],
+            n_results=wanted,
+            include=["distances"],
+        )
+        if len(found["ids"][0]) < wanted:
+            raise RuntimeError(
+                f"the vector store is damaged: it holds {count} vectors but a query found "
+                f"{len(found['ids'][0])} of {wanted}"
+            )
+
     def reset(self) -> None:
-        """Empty the collection (drop and create it again)."""
-        self.client.delete_collection(self.name)
-        self._collection = self.client.get_or_create_collection(
+        """Start the collection afresh, empty. Where Chroma cannot drop it (damaged files),
+        the whole store is replaced with an empty one, if this store may (`recreate`)."""
+        try:
+            names = {getattr(c, "name", c) for c in self.client.list_collections()}
+            if self.name in names:
+                self.client.delete_collection(self.name)
+            self._collection = self._create()
+            self.verify()
+        except Exception:
+            if self._recreate is None:
+                raise
+            log.warning("cannot drop collection %s; replacing the store", self.name, exc_info=True)
+            self.client = self._recreate(self.client)
+            self._collection = self._create()
+
+    def _create(self):
+        return self.client.get_or_create_collection(
             self.name, configuration={"hnsw": {"space": "cosine"}}
         )
 

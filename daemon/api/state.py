@@ -34,6 +34,7 @@ INDEX_KEYS = (
     "current_file",
     "embedded_total",
     "ingests_total",
+    "paused_reason",  # null, or why indexing waits (e.g. no space left on device)
 )
 
 
@@ -116,8 +117,10 @@ class DaemonState:
 
     def index_status(self) -> dict:
         if self.indexer is None:
-            return {key: None if key == "current_file" else 0 for key in INDEX_KEYS} | {
-                "state": "idle"
+            return {key: 0 for key in INDEX_KEYS} | {
+                "state": "idle",
+                "current_file": None,
+                "paused_reason": None,
             }
         status = self.indexer.status()
         return {key: status[key] for key in INDEX_KEYS}

@@ -109,6 +109,8 @@ def status(cli: CliContext, as_json: bool) -> None:
         f"index    {index['state']}: {index['files']} files, {index['chunks']} chunks, "
         f"{index['queued']} queued, {index['failed']} failed",
     ]
+    if index.get("paused_reason"):
+        lines.append(f"         paused: {index['paused_reason']}")
     click.echo("\n".join(lines))
 
 

@@ -18,6 +18,7 @@ from cove.daemon.cli.output import (
     pass_cli,
     running_client,
 )
+from cove.daemon.client import ApiError
 
 # `index wait` wants the index idle for this long, so a change the watcher is about to
 # report is not missed.
@@ -40,7 +41,8 @@ def progress_line(status: dict, width: int = 30) -> str:
         f"{status['chunks']} chunks, {status['queued']} queued, {status['failed']} failed"
     )
     if status.get("paused"):
-        line += "  (paused)"
+        reason = status.get("paused_reason")
+        line += f"  (paused: {reason})" if reason else "  (paused)"
     if status["current_file"]:
         line += f"\n  now: {status['current_file']}"
     return line
@@ -97,9 +99,10 @@ def wait(cli: CliContext, timeout: float, as_json: bool) -> None:
             else:
                 idle_since = None
             if now > deadline:
+                why = f"; paused: {doc['paused_reason']}" if doc.get("paused_reason") else ""
                 raise CommandError(
                     f"the index is still {doc['state']} after {timeout:.0f} s "
-                    f"({doc['queued']} queued)"
+                    f"({doc['queued']} queued{why})"
                 )
             time.sleep(POLL_S)
     if as_json:
@@ -113,12 +116,14 @@ def wait(cli: CliContext, timeout: float, as_json: bool) -> None:
 @pass_cli
 @api_errors
 def errors(cli: CliContext, as_json: bool) -> None:
-    """List files that could not be indexed, with the reason."""
+    """List files that could not be indexed, with the reason, and why indexing is paused."""
     with running_client(cli) as client:
         doc = client.index_errors()
     if as_json:
         emit_json(doc)
         return
+    if doc.get("paused_reason"):
+        click.echo(f"indexing paused: {doc['paused_reason']}")
     if not doc["failed"]:
         info("no failed files")
     for row in doc["failed"]:
@@ -131,10 +136,18 @@ def _action(name: str, summary: str) -> click.Command:
     @pass_cli
     @api_errors
     def command(cli: CliContext, as_json: bool) -> None:
-        with ensure_daemon(cli) as client:
-            doc = client.index_action(name)
+        try:
+            with ensure_daemon(cli) as client:
+                doc = client.index_action(name)
+        except ApiError as exc:  # e.g. a rebuild that failed: exit 1, and say why in JSON too
+            if as_json:
+                emit_json({"error": {"message": str(exc), "code": exc.code}})
+            raise CommandError(str(exc)) from None
         if as_json:
             emit_json(doc)
+        elif "rebuilt" in doc:
+            rebuilt = doc["rebuilt"]
+            info(f"rebuilt: {rebuilt['vectors']} vectors, {rebuilt['embedded']} embedded again")
         else:
             info(progress_line(doc))
 
@@ -145,7 +158,11 @@ for _name, _summary in [
     ("pause", "Pause indexing (changes are still collected and indexed on resume)."),
     ("resume", "Resume indexing."),
     ("rescan", "Compare every watched folder with the index now."),
-    ("rebuild", "Recreate the vector store from cove.db, without embedding again."),
+    (
+        "rebuild",
+        "Recreate the vector store from cove.db, embedding again only what the cache lacks; "
+        "returns when done (exit 1 if it failed).",
+    ),
 ]:
     index.add_command(_action(_name, _summary))
 

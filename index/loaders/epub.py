@@ -12,7 +12,7 @@ from cove.index.document import Block, Document, LoadError
 
 from .blocks import squash
 from .html import parse_html
-from .reading import read_bytes
+from .reading import check_unpacked, read_bytes
 
 
 def _corrupt(exc: Exception) -> LoadError:
@@ -26,6 +26,7 @@ def load(path: Path, max_bytes: int, parsed_format: str) -> Document:
     data = read_bytes(path, max_bytes)
     if not data:
         return Document(path, "epub")
+    check_unpacked(data)
     try:
         # ignore_ncx given explicitly: EbookLib warns on every call when it is left out.
         book = epub.read_epub(io.BytesIO(data), options={"ignore_ncx": True})

@@ -17,7 +17,7 @@ from pptx.shapes.group import GroupShape
 from cove.index.document import Block, Document, LoadError
 
 from .blocks import HeadingTrail, squash
-from .reading import read_bytes
+from .reading import check_unpacked, read_bytes
 
 _HEADING_STYLE = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
 _LIST_STYLE = re.compile(r"^list\b", re.IGNORECASE)
@@ -74,6 +74,7 @@ def load_docx(path: Path, max_bytes: int) -> Document:
     data = read_bytes(path, max_bytes)
     if not data:
         return Document(path, "docx")
+    check_unpacked(data)
     document = _open(data, docx.Document, "DOCX")
     trail = HeadingTrail()
     blocks: list[Block] = []
@@ -160,6 +161,7 @@ def load_pptx(path: Path, max_bytes: int) -> Document:
     data = read_bytes(path, max_bytes)
     if not data:
         return Document(path, "pptx")
+    check_unpacked(data)
     presentation = _open(data, pptx.Presentation, "PPTX")
     blocks: list[Block] = []
     try:

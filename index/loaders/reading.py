@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import codecs
 import errno
+import io
 import os
+import resource
 import stat
+import zipfile
 from pathlib import Path
 
 from charset_normalizer import from_bytes
@@ -19,6 +22,9 @@ MAX_CONTROL_RATIO = 0.05
 # Below this size charset detection is a guess (b"caf\xe9" comes back as UTF-16), so
 # short undecodable text is taken as Windows-1252, the commonest legacy encoding.
 MIN_DETECT_BYTES = 64
+# The reason for a file that needs more memory than the loader may use: a ZIP container
+# whose members add up past the limit, or a parser that ran out of memory.
+TOO_LARGE_UNPACKED = "too large when unpacked"
 
 # Bytes that appear in ordinary text: tab, newline, vertical tab, form feed, carriage
 # return, and ESC (ANSI colours in logs).
@@ -59,7 +65,10 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
             raise SkipFile("not a regular file")
         if info.st_size > max_bytes:
             raise _too_large(info.st_size, max_bytes)
-        with open(path, "rb") as handle:
+        # O_NONBLOCK: a file swapped for a FIFO since the stat must not block the open.
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise SkipFile("not a regular file")
             # One byte over the limit tells us the file grew after stat().
             data = handle.read(max_bytes + 1)
     except FileNotFoundError:
@@ -77,6 +86,31 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise _too_large(len(data), max_bytes)
     return data
+
+
+def memory_limit() -> int | None:
+    """How many bytes of address space this process may use (the loader child's memory
+    cap, see isolated.py), or None when it is not limited."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def check_unpacked(data: bytes, limit: int | None = None) -> None:
+    """Refuse a ZIP container (DOCX, PPTX, EPUB) whose members, as its directory declares
+    them, add up to more than `limit` bytes (default: the memory this process may use):
+    python-docx, python-pptx and EbookLib read every member whole, so a zip bomb would
+    only fail once it had filled the memory. (zipfile never inflates a member past its
+    declared size.) Raises LoadError."""
+    limit = memory_limit() if limit is None else limit
+    if limit is None:
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # not a readable zip: the parser says how it is corrupt
+    if unpacked > limit:
+        raise LoadError(TOO_LARGE_UNPACKED)
 
 
 def _bom_encoding(data: bytes) -> str | None:

@@ -52,6 +52,7 @@ def test_cove_home_env_sets_the_home(tmp_path, monkeypatch):
         ("[daemon]\nport = 70000\n", "daemon.port"),
         ("[model]\ncontxt = 4096\n", "model.contxt"),
         ("[model]\ntemperature = 5\n", "model.temperature"),
+        ("[model]\nrequest_timeout_s = 0\n", "model.request_timeout_s"),
         ("[modle]\nchat = 'x'\n", "[modle]"),
         ("[daemon]\noffline = 'yes'\n", "daemon.offline"),
         ("[embeddings]\nbackend = 'onnx-fp16'\n", "embeddings.backend"),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from cove.index.vectors import VectorStore, collection_name, persistent_client
 from tests.support.daemon import RunningDaemon
 
 
@@ -56,3 +58,37 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def consistency(home) -> dict:
+    """Compare SQLite with Chroma directly (the daemon must be stopped)."""
+    db = sqlite3.connect(home / "cove.db")
+    live = {
+        r[0]
+        for r in db.execute(
+            "SELECT chunks.id FROM chunks JOIN files ON files.id = chunks.file_id "
+            "AND files.generation = chunks.generation"
+        )
+    }
+    stale = db.execute(
+        "SELECT COUNT(*) FROM chunks JOIN files ON files.id = chunks.file_id "
+        "WHERE chunks.generation != files.generation"
+    ).fetchone()[0]
+    duplicates = db.execute(
+        "SELECT COUNT(*) FROM (SELECT file_id, ordinal FROM chunks GROUP BY file_id, ordinal "
+        "HAVING COUNT(*) > 1)"
+    ).fetchone()[0]
+    indexing = db.execute("SELECT COUNT(*) FROM files WHERE status = 'indexing'").fetchone()[0]
+    db.close()
+    store = VectorStore(
+        persistent_client(str(home / "chroma")), collection_name("all-MiniLM-L6-v2", 384)
+    )
+    vectors = store.ids()
+    store.client.close()  # its files stay open otherwise (a test may unmount their disk)
+    return {
+        "live": live,
+        "vectors": vectors,
+        "stale": stale,
+        "duplicates": duplicates,
+        "indexing": indexing,
+    }

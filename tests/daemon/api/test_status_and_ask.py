@@ -15,6 +15,7 @@ INDEX_KEYS = {
     "current_file",
     "embedded_total",
     "ingests_total",
+    "paused_reason",
 }
 ASK_KEYS = {
     "answer",
@@ -34,7 +35,7 @@ def test_status_shape(api):
     doc = api.get("/api/status").json()
     assert {"pid", "port", "uptime_s", "version", "model", "adapter", "index"} <= doc.keys()
     assert set(doc["index"]) == INDEX_KEYS
-    assert doc["index"]["state"] == "idle"
+    assert doc["index"]["state"] == "idle" and doc["index"]["paused_reason"] is None
     assert doc["model"] == "smollm2-135m-instruct"
     assert doc["adapter"] is None
 

@@ -5,48 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 
 import pytest
 
 from cove.daemon.process import process_alive
-from cove.index.vectors import VectorStore, collection_name, persistent_client
 from tests.support.daemon import start_daemon
-from tests.support.kb import index_status, paths_found, wait_for, wait_idle, write
+from tests.support.kb import consistency, index_status, paths_found, wait_for, wait_idle, write
 
 pytestmark = pytest.mark.slow  # real daemon processes (make test-fast skips them)
-
-
-def consistency(home) -> dict:
-    """Compare SQLite with Chroma directly (the daemon must be stopped)."""
-    db = sqlite3.connect(home / "cove.db")
-    live = {
-        r[0]
-        for r in db.execute(
-            "SELECT chunks.id FROM chunks JOIN files ON files.id = chunks.file_id "
-            "AND files.generation = chunks.generation"
-        )
-    }
-    stale = db.execute(
-        "SELECT COUNT(*) FROM chunks JOIN files ON files.id = chunks.file_id "
-        "WHERE chunks.generation != files.generation"
-    ).fetchone()[0]
-    duplicates = db.execute(
-        "SELECT COUNT(*) FROM (SELECT file_id, ordinal FROM chunks GROUP BY file_id, ordinal "
-        "HAVING COUNT(*) > 1)"
-    ).fetchone()[0]
-    indexing = db.execute("SELECT COUNT(*) FROM files WHERE status = 'indexing'").fetchone()[0]
-    db.close()
-    store = VectorStore(
-        persistent_client(str(home / "chroma")), collection_name("all-MiniLM-L6-v2", 384)
-    )
-    return {
-        "live": live,
-        "vectors": store.ids(),
-        "stale": stale,
-        "duplicates": duplicates,
-        "indexing": indexing,
-    }
 
 
 def test_changes_made_while_down_are_picked_up_at_start(tmp_path):

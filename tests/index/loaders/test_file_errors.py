@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from cove.index.document import LoadError, SkipFile
 from cove.index.loaders import load_document
+from cove.index.loaders.reading import check_unpacked
 
 LIMIT = 1_000_000
 
@@ -68,6 +71,23 @@ def test_directory_with_a_supported_suffix_is_skipped(tmp_path: Path) -> None:
     (tmp_path / "folder.md").mkdir()
     with pytest.raises(SkipFile, match="not a regular file"):
         load_document(tmp_path / "folder.md", LIMIT)
+
+
+def test_a_fifo_with_a_supported_suffix_is_skipped_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "notes.md")  # opening it for reading would wait for a writer
+    with pytest.raises(SkipFile, match="^not a regular file$"):
+        load_document(tmp_path / "notes.md", LIMIT)
+
+
+def test_a_zip_declaring_more_than_memory_allows_is_too_large_when_unpacked() -> None:
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b"\0" * 2_000_000)
+    assert len(packed.getvalue()) < 10_000  # a small file...
+    with pytest.raises(LoadError, match="^too large when unpacked$"):
+        check_unpacked(packed.getvalue(), limit=1_000_000)  # ...that unpacks past the limit
+    check_unpacked(packed.getvalue(), limit=3_000_000)
+    check_unpacked(b"not a zip at all", limit=1)  # corruption is the parser's to report
 
 
 # Runs as an unprivileged user: prints "<exception type>: <message>" or "loaded".

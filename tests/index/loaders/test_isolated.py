@@ -16,6 +16,7 @@ from .helpers import misbehaving_loader
 
 LIMIT = 1_000_000
 TIMEOUT_S = 1.5
+MEMORY = 256_000_000
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +86,34 @@ def test_crash_is_a_load_error_and_the_next_file_loads(
     with pytest.raises(LoadError, match=r"^loader process crashed \(exit code 3\)$"):
         loader.load(write(tmp_path / "crash.txt", "x\n"))
     assert loader.load(write(tmp_path / "next.txt", "next\n")).blocks[0].text == "next"
+
+
+@pytest.fixture(scope="module")
+def capped() -> Iterator[IsolatedLoader]:
+    """A child whose address space is capped at MEMORY bytes."""
+    with IsolatedLoader(30, LIMIT, loader=misbehaving_loader, memory_bytes=MEMORY) as isolated:
+        yield isolated
+
+
+def test_running_out_of_memory_under_the_cap_is_too_large_when_unpacked(
+    capped: IsolatedLoader, tmp_path: Path
+) -> None:
+    with pytest.raises(LoadError, match="^too large when unpacked$"):
+        capped.load(write(tmp_path / "hog.txt", "x\n"))
+    assert capped.load(write(tmp_path / "after.txt", "after\n")).blocks[0].text == "after"
+
+
+def test_dying_at_the_cap_is_too_large_when_unpacked(
+    capped: IsolatedLoader, tmp_path: Path
+) -> None:
+    with pytest.raises(LoadError, match="^too large when unpacked$"):
+        capped.load(write(tmp_path / "bloat.txt", "x\n"))
+    assert capped.load(write(tmp_path / "next.txt", "next\n")).blocks[0].text == "next"
+
+
+def test_a_crash_far_below_the_cap_is_still_a_crash(capped: IsolatedLoader, tmp_path: Path) -> None:
+    with pytest.raises(LoadError, match=r"^loader process crashed \(exit code 3\)$"):
+        capped.load(write(tmp_path / "crash.txt", "x\n"))
 
 
 def test_close_stops_the_child_and_refuses_more_work(tmp_path: Path) -> None:

@@ -1,0 +1,136 @@
+"""Keeping Chroma in step with cove.db: the repair after a crash or a full disk, and the rebuild.
+
+Chroma is a derived index: every vector comes back from the embedding cache, or by embedding
+the chunk text cove.db keeps. Both run on the indexer's worker thread (Chroma's only writer)
+with the worker's SQLite connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import sqlite_utils
+
+from cove.daemon.ingest import FileIngester
+from cove.index import manifest
+from cove.index.chunking import Chunk, embed_text
+from cove.index.embedcache import cached_vectors, embed_cached
+from cove.index.vectors import VectorStore
+
+log = logging.getLogger("cove.upkeep")
+
+
+class RebuildError(RuntimeError):
+    """The rebuilt vector store does not match cove.db."""
+
+
+@dataclass
+class Repair:
+    """What a repair found and did."""
+
+    stale: int = 0  # chunk rows of dead generations, and their vectors, deleted
+    orphans: int = 0  # vectors of no live chunk, deleted
+    missing: int = 0  # live chunks without a vector, restored
+    embedded: int = 0  # of those, embedded again (not in the cache)
+    rebuilt: bool = False  # Chroma was damaged: the collection was built afresh
+    unfinished: list[str] = field(default_factory=list)  # files left `indexing`: ingest again
+
+
+def repair(
+    db: sqlite_utils.Database,
+    store: VectorStore,
+    ingester: FileIngester,
+    lack_of_space: Callable[[BaseException], bool],
+) -> Repair:
+    """Make SQLite and Chroma agree after a crash or a full disk: drop chunk rows of dead
+    generations and vectors of no live chunk, restore missing vectors from the cache, and
+    list the files whose ingest never finished.
+
+    When Chroma cannot be read or searched (damaged files), the collection is rebuilt from
+    cove.db instead; a failure for want of space (`lack_of_space`) or of SQLite is raised.
+    """
+    stale = manifest.superseded_chunk_ids(db)
+    done = Repair(stale=len(stale), unfinished=manifest.unfinished_paths(db))
+    try:
+        store.verify()
+        if stale:
+            store.delete(stale)
+            manifest.delete_chunks(db, stale)
+        live = manifest.live_chunk_ids(db)
+        present = store.ids()
+        orphans = sorted(present - live)
+        if orphans:
+            store.delete(orphans)
+        missing = sorted(live - present)
+        done.orphans, done.missing = len(orphans), len(missing)
+        done.embedded = restore_vectors(db, store, ingester, missing)
+    except Exception as exc:
+        if isinstance(exc, sqlite3.Error) or lack_of_space(exc):
+            raise
+        log.exception("the vector store is damaged; rebuilding it from cove.db")
+        if stale:
+            manifest.delete_chunks(db, stale)
+        done.embedded = rebuild(db, store, ingester)["embedded"]
+        done.rebuilt = True
+    if stale or done.orphans or done.missing or done.unfinished:
+        log.info(
+            "repaired index: %d stale chunks, %d orphan vectors, %d missing vectors, "
+            "%d unfinished files",
+            done.stale,
+            done.orphans,
+            done.missing,
+            len(done.unfinished),
+        )
+    return done
+
+
+def rebuild(db: sqlite_utils.Database, store: VectorStore, ingester: FileIngester) -> dict:
+    """A fresh collection from cove.db's live chunks, embedding only what the cache lacks:
+    {"vectors", "embedded"}. Raises (RebuildError or Chroma's error) when it cannot."""
+    live = sorted(manifest.live_chunk_ids(db))
+    store.reset()
+    embedded = restore_vectors(db, store, ingester, live)
+    count = store.count()
+    if count != len(live):
+        raise RebuildError(f"the rebuilt vector store holds {count} vectors for {len(live)} chunks")
+    store.verify()
+    log.info("rebuilt the vector store: %d vectors, %d embedded again", count, embedded)
+    return {"vectors": count, "embedded": embedded}
+
+
+def restore_vectors(
+    db: sqlite_utils.Database, store: VectorStore, ingester: FileIngester, ids: list[int]
+) -> int:
+    """Put the chunks' vectors into Chroma from the cache; return how many were not cached
+    and had to be embedded (all of them after a change of embedding model)."""
+    embedded = 0
+    heading = ingester.settings.heading_in_embedding
+    for start in range(0, len(ids), 1000):
+        batch = ids[start : start + 1000]
+        rows = manifest.chunk_hashes(db, batch)
+        vectors = cached_vectors(db, ingester.model, [r["embed_hash"] for r in rows])
+        lacking = [r for r in rows if r["embed_hash"] not in vectors]
+        if lacking:  # cache lost (or a new model): embed the chunk text again
+            texts = [
+                embed_text(
+                    Chunk(r["text"], tuple(json.loads(r["heading"])), None, None, None, 0),
+                    heading,
+                )
+                for r in lacking
+            ]
+            fresh, count = embed_cached(db, ingester.model, texts, ingester.embedder.embed)
+            embedded += count
+            for r, v in zip(lacking, fresh, strict=True):
+                vectors[r["embed_hash"]] = v
+        if rows:
+            store.add(
+                [r["id"] for r in rows],
+                np.stack([vectors[r["embed_hash"]] for r in rows]),
+                [r["file_id"] for r in rows],
+            )
+    return embedded
