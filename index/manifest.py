@@ -17,6 +17,8 @@ from typing import Any
 
 import sqlite_utils
 
+from cove.index.keywords import fts_columns
+
 INDEXED = "indexed"
 SKIPPED = "skipped"
 FAILED = "failed"
@@ -221,9 +223,11 @@ def write_generation(
         generation = (row[0] or 0) + 1
         ids = []
         for ordinal, chunk in enumerate(chunks):
+            fts_text, fts_heading = fts_columns(chunk["text"], chunk["heading"])
             cursor = db.execute(
                 "INSERT INTO chunks (file_id, generation, ordinal, text, heading, page, "
-                "line_start, line_end, embed_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "line_start, line_end, embed_hash, fts_text, fts_heading) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     file_id,
                     generation,
@@ -234,6 +238,8 @@ def write_generation(
                     chunk.get("line_start"),
                     chunk.get("line_end"),
                     chunk["embed_hash"],
+                    fts_text,
+                    fts_heading,
                 ],
             )
             ids.append(int(cursor.lastrowid))

@@ -1,5 +1,12 @@
 """Hybrid search: dense (Chroma) and BM25 (FTS5) candidates, fused by weighted reciprocal
-rank fusion, diversified by MMR, optionally reranked by a cross-encoder, cut to top-k."""
+rank fusion, diversified by MMR, optionally reranked by a cross-encoder, cut to top-k.
+
+Fusion adapts to each query so that keywords never make it worse than dense search alone:
+the BM25 weight is scaled by the share of the query's words whose script occurs in the
+keyword hits (a Korean question over English notes: zero, the dense order), and a strong
+lexical match (BM25's first hit holds a rare query term and clearly outscores the second)
+goes first, which RRF alone never did: BM25's rank 1 scored 0.5/61, below dense's rank 50.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ import numpy as np
 import sqlite_utils
 
 from cove.index.embedcache import cached_vectors
-from cove.index.keywords import bm25_search
+from cove.index.keywords import bm25_search, script_share, strong_match
 from cove.index.manifest import live_chunks
 from cove.index.vectors import VectorStore
 
@@ -34,6 +41,8 @@ class SearchParams:
     rrf_k: int = 60
     mmr_lambda: float | None = None
     mmr_pool: int = 30
+    # False: plain weighted RRF, as before issue 16 (for measurement: bench/exact.py).
+    adaptive_fusion: bool = True
 
 
 @dataclass
@@ -143,6 +152,10 @@ def hybrid_search(
             log.warning("dense search failed (%s); keyword search answers alone", exc)
             dense = []
         chunks = live_chunks(db, list({i for i, _ in dense} | {i for i, _ in bm25}))
+        bm25_weight, strong = params.bm25_weight, None
+        if params.adaptive_fusion and dense:  # keywords alone are kept whatever the script
+            bm25_weight *= script_share(query, [chunks[i]["text"] for i, _ in bm25])
+            strong = bm25[0][0] if bm25_weight > 0 and strong_match(db, query, bm25) else None
         need_vectors = params.mmr_lambda is not None and params.mmr_lambda < 1.0
         by_hash = (
             cached_vectors(db, model, [c["embed_hash"] for c in chunks.values()])
@@ -155,9 +168,11 @@ def hybrid_search(
     dense = [(i, s) for i, s in dense if i in chunks][: params.candidates]
     dense_scores, bm25_scores = dict(dense), dict(bm25)
     fused = rrf(
-        [([i for i, _ in dense], params.dense_weight), ([i for i, _ in bm25], params.bm25_weight)],
+        [([i for i, _ in dense], params.dense_weight), ([i for i, _ in bm25], bm25_weight)],
         params.rrf_k,
     )
+    if strong is not None:
+        fused[strong] = max(fused.values()) + bm25_weight / (params.rrf_k + 1)
     ranked = sorted(fused, key=lambda i: fused[i], reverse=True)
     if need_vectors:
         pool = ranked[: max(params.mmr_pool, params.k)]
@@ -171,6 +186,9 @@ def hybrid_search(
         scores = rerank(query, [chunks[i]["text"] for i in pool])
         rerank_scores = {i: float(s) for i, s in zip(pool, scores, strict=True)}
         ranked = sorted(pool, key=lambda i: rerank_scores[i], reverse=True)
+        if strong is not None and strong not in ranked[: params.k]:
+            ranked.remove(strong)
+            ranked.insert(params.k - 1, strong)
     return [
         SearchHit(
             chunk_id=i,

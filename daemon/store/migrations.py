@@ -10,10 +10,13 @@ sqlite-utils' insert helpers commit on their own and would split it.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
 import sqlite_utils
+
+from cove.index.keywords import fts_columns
 
 Migration = Callable[[sqlite_utils.Database], None]
 MIGRATIONS: list[Migration] = []
@@ -246,3 +249,52 @@ def m007_add_message_claims(db: sqlite_utils.Database) -> None:
     """A grounded answer keeps its claims (each sentence, supported or not, and by what),
     so a session shown later says what the sources backed."""
     db.execute("ALTER TABLE messages ADD COLUMN claims TEXT NOT NULL DEFAULT '[]'")
+
+
+@migration
+def m008_segment_keyword_index(db: sqlite_utils.Database) -> None:
+    """Keyword search for scripts without spaces between words (issue 16): `chunks_fts`
+    indexes `fts_text`/`fts_heading` where set (Korean, Chinese, Japanese, Thai... cut
+    into overlapping character pairs, `cove.index.keywords.segment`), else the raw
+    columns, through a view, so an FTS5 'rebuild' reproduces it. Existing chunks are
+    re-segmented and re-indexed here; their vectors (Chroma, `embeddings`) are untouched.
+    """
+    db.execute("ALTER TABLE chunks ADD COLUMN fts_text TEXT")
+    db.execute("ALTER TABLE chunks ADD COLUMN fts_heading TEXT")
+    last = 0
+    while rows := db.execute(
+        "SELECT id, text, heading FROM chunks WHERE id > ? ORDER BY id LIMIT 1000", [last]
+    ).fetchall():
+        for chunk_id, text, heading in rows:
+            fts_text, fts_heading = fts_columns(text, json.loads(heading))
+            if fts_text is not None or fts_heading is not None:
+                db.execute(
+                    "UPDATE chunks SET fts_text = ?, fts_heading = ? WHERE id = ?",
+                    [fts_text, fts_heading, chunk_id],
+                )
+        last = rows[-1][0]
+    db.execute("DROP TRIGGER chunks_ai")
+    db.execute("DROP TRIGGER chunks_ad")
+    db.execute("DROP TABLE chunks_fts")
+    db.execute(
+        "CREATE VIEW chunks_fts_source AS SELECT id, coalesce(fts_text, text) AS text, "
+        "coalesce(fts_heading, heading) AS heading FROM chunks"
+    )
+    db.execute(
+        "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, heading, content='chunks_fts_source', "
+        "content_rowid='id', tokenize='porter unicode61')"
+    )
+    db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
+    db.execute(
+        """CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunks_fts(rowid, text, heading) VALUES
+            (new.id, coalesce(new.fts_text, new.text), coalesce(new.fts_heading, new.heading));
+        END"""
+    )
+    db.execute(
+        """CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text, heading) VALUES
+            ('delete', old.id, coalesce(old.fts_text, old.text),
+             coalesce(old.fts_heading, old.heading));
+        END"""
+    )

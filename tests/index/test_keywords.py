@@ -67,3 +67,16 @@ def test_superseded_generations_are_never_returned(db):
 def test_a_query_of_only_punctuation_finds_nothing(db):
     db.add("notes.txt", ["anything"])
     assert bm25_search(db, "?! ...", limit=5) == []
+
+
+def test_a_korean_word_with_one_particle_finds_it_with_another(db):
+    version = db.add("ko.txt", ["새 버전입니다. 설치 방법은 아래와 같습니다."])
+    db.add("other.txt", ["회의는 월요일에 있습니다."])
+    assert [chunk_id for chunk_id, _ in bm25_search(db, "버전은?", limit=5)] == version
+
+
+def test_chinese_and_japanese_words_are_found_inside_sentences(db):
+    japanese, chinese = db.add("cjk.txt", ["来週東京都に行きます", "我们使用向量数据库存储文档"])
+    db.add("en.txt", ["Tokyo and vector databases, in English"])
+    assert [chunk_id for chunk_id, _ in bm25_search(db, "東京", limit=5)] == [japanese]
+    assert [chunk_id for chunk_id, _ in bm25_search(db, "数据库是什么", limit=5)] == [chinese]

@@ -1,0 +1,119 @@
+"""Segmenting scripts written without spaces (issue 16): Hangul, Han and Kana runs become
+overlapping character pairs in the index and in queries alike; other words are untouched;
+migration m008 re-segments an existing index without touching its vectors."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from cove.daemon.store import migrations, open_db
+from cove.daemon.store.migrations import migrate
+from cove.index import manifest
+from cove.index.keywords import (
+    content_words,
+    fts_columns,
+    query_terms,
+    script_share,
+    segment,
+    terms,
+)
+
+
+def test_korean_words_become_overlapping_syllable_pairs():
+    assert terms("버전입니다") == ["버전", "전입", "입니", "니다"]
+    assert terms("버전은") == ["버전", "전은"]
+    assert terms("새 버전") == ["새", "버전"]
+
+
+def test_chinese_and_japanese_runs_become_character_pairs():
+    assert terms("数据库") == ["数据", "据库"]
+    assert terms("東京都に行く") == ["東京", "京都", "都に", "に行", "行く"]
+
+
+def test_english_words_and_numbers_are_unchanged():
+    assert terms("Rebase the branch, v2 API") == ["Rebase", "the", "branch", "v2", "API"]
+    assert query_terms("how do I rebase a branch") == ["rebase", "branch"]
+    assert query_terms("버전은") == ["버전", "전은"]
+    assert content_words("버전은 어때") == ["버전은", "어때"]  # evidence and memories: words
+    assert segment("Rebase the branch") is None
+
+
+def test_a_mixed_run_is_split_by_script():
+    assert terms("2024년 Git브랜치") == ["2024", "년", "Git", "브랜", "랜치"]
+
+
+def test_segmented_text_keeps_everything_else_as_written():
+    assert segment("See 버전입니다 (v2).") == "See  버전 전입 입니 니다  (v2)."
+
+
+def test_headings_are_given_in_plain_text_when_json_would_escape_them():
+    assert fts_columns("text", ["Intro", "Setup"]) == (None, None)
+    text, heading = fts_columns("text", ["설치 안내"])
+    assert text is None and heading.split() == ["설치", "안내"]
+    assert fts_columns("text", ["Café"]) == (None, "Café")
+
+
+def test_script_share_counts_the_query_words_whose_script_the_hits_hold():
+    assert script_share("2024년 회의 메모", ["Meeting notes 2024"]) == 0.0
+    assert script_share("zorblax 코드", ["the zorblax code"]) == 0.5
+    assert script_share("회의 메모", ["회의록"]) == 1.0
+    assert script_share("2024", ["anything"]) == 1.0
+
+
+def test_m008_resegments_an_existing_index_and_leaves_vectors_alone(tmp_path, monkeypatch):
+    full = list(migrations.MIGRATIONS)
+    assert full[7] is migrations.m008_segment_keyword_index
+    monkeypatch.setattr(migrations, "MIGRATIONS", full[:7])
+    db = open_db(tmp_path / "cove.db")
+    folder = manifest.add_folder(db, str(tmp_path / "docs"))
+    file_id = manifest.record_file(
+        db, folder["id"], str(tmp_path / "docs" / "ko.md"), status="indexing", size=1, mtime=1
+    )
+    texts = ["새 버전입니다. 설치는 간단합니다.", "Rebase the branch onto main."]
+    for ordinal, text in enumerate(texts):
+        db.execute(
+            "INSERT INTO chunks (file_id, generation, ordinal, text, heading, embed_hash) "
+            "VALUES (?, 1, ?, ?, ?, ?)",
+            [file_id, ordinal, text, json.dumps(["안내"]), f"hash-{ordinal}"],
+        )
+        db.execute(
+            "INSERT INTO embeddings (hash, model, vector) VALUES (?, 'm', ?)",
+            [f"hash-{ordinal}", bytes([ordinal]) * 8],
+        )
+    manifest.make_live(
+        db,
+        file_id,
+        1,
+        size=1,
+        mtime=time.time(),
+        content_hash="h",
+        file_format="md",
+        chunk_count=2,
+    )
+    korean, english = (r[0] for r in db.execute("SELECT id FROM chunks ORDER BY ordinal"))
+    embeddings = db.execute("SELECT * FROM embeddings ORDER BY hash").fetchall()
+    chunks = db.execute("SELECT id, text, heading, embed_hash FROM chunks ORDER BY id").fetchall()
+
+    def found(query: str) -> list[int]:
+        return [
+            r[0]
+            for r in db.execute(
+                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rowid", [query]
+            )
+        ]
+
+    assert found('"버전"') == []  # the old index holds whole words: 버전입니다
+    monkeypatch.setattr(migrations, "MIGRATIONS", full)
+    assert migrate(db) == [fn.__name__ for fn in full[7:]]
+
+    assert found('"버전"') == [korean] and found('"안내"') == [korean, english]
+    assert found('"rebase"') == [english]
+    assert db.execute("SELECT * FROM embeddings ORDER BY hash").fetchall() == embeddings
+    assert (
+        db.execute("SELECT id, text, heading, embed_hash FROM chunks ORDER BY id").fetchall()
+        == chunks
+    )
+    db.execute("DELETE FROM chunks WHERE id = ?", [korean])  # the delete trigger still pairs
+    assert found('"버전"') == [] and found('"안내"') == [english]
+    db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
