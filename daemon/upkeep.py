@@ -19,10 +19,13 @@ import sqlite_utils
 from cove.daemon.ingest import FileIngester
 from cove.index import manifest
 from cove.index.chunking import Chunk, embed_text
-from cove.index.embedcache import cached_vectors, embed_cached
+from cove.index.embedcache import CachedEmbedding, cached_vectors
 from cove.index.vectors import VectorStore
 
 log = logging.getLogger("cove.upkeep")
+
+# progress(done, total): chunks whose vectors are back in Chroma, of those to restore.
+Progress = Callable[[int, int], None]
 
 
 class RebuildError(RuntimeError):
@@ -46,10 +49,12 @@ def repair(
     store: VectorStore,
     ingester: FileIngester,
     lack_of_space: Callable[[BaseException], bool],
+    progress: Progress | None = None,
 ) -> Repair:
     """Make SQLite and Chroma agree after a crash or a full disk: drop chunk rows of dead
     generations and vectors of no live chunk, restore missing vectors from the cache, and
-    list the files whose ingest never finished.
+    list the files whose ingest never finished. After a change of embedding model every
+    vector is missing from the new collection: all are embedded again, reported to `progress`.
 
     When Chroma cannot be read or searched (damaged files), the collection is rebuilt from
     cove.db instead; a failure for want of space (`lack_of_space`) or of SQLite is raised.
@@ -68,14 +73,14 @@ def repair(
             store.delete(orphans)
         missing = sorted(live - present)
         done.orphans, done.missing = len(orphans), len(missing)
-        done.embedded = restore_vectors(db, store, ingester, missing)
+        done.embedded = restore_vectors(db, store, ingester, missing, progress)
     except Exception as exc:
         if isinstance(exc, sqlite3.Error) or lack_of_space(exc):
             raise
         log.exception("the vector store is damaged; rebuilding it from cove.db")
         if stale:
             manifest.delete_chunks(db, stale)
-        done.embedded = rebuild(db, store, ingester)["embedded"]
+        done.embedded = rebuild(db, store, ingester, progress)["embedded"]
         done.rebuilt = True
     if stale or done.orphans or done.missing or done.unfinished:
         log.info(
@@ -89,12 +94,17 @@ def repair(
     return done
 
 
-def rebuild(db: sqlite_utils.Database, store: VectorStore, ingester: FileIngester) -> dict:
+def rebuild(
+    db: sqlite_utils.Database,
+    store: VectorStore,
+    ingester: FileIngester,
+    progress: Progress | None = None,
+) -> dict:
     """A fresh collection from cove.db's live chunks, embedding only what the cache lacks:
     {"vectors", "embedded"}. Raises (RebuildError or Chroma's error) when it cannot."""
     live = sorted(manifest.live_chunk_ids(db))
     store.reset()
-    embedded = restore_vectors(db, store, ingester, live)
+    embedded = restore_vectors(db, store, ingester, live, progress)
     count = store.count()
     if count != len(live):
         raise RebuildError(f"the rebuilt vector store holds {count} vectors for {len(live)} chunks")
@@ -104,12 +114,19 @@ def rebuild(db: sqlite_utils.Database, store: VectorStore, ingester: FileIngeste
 
 
 def restore_vectors(
-    db: sqlite_utils.Database, store: VectorStore, ingester: FileIngester, ids: list[int]
+    db: sqlite_utils.Database,
+    store: VectorStore,
+    ingester: FileIngester,
+    ids: list[int],
+    progress: Progress | None = None,
 ) -> int:
     """Put the chunks' vectors into Chroma from the cache; return how many were not cached
-    and had to be embedded (all of them after a change of embedding model)."""
+    and had to be embedded (all of them after a change of embedding model). `progress` hears
+    after each embedding batch and each 1,000 chunks stored."""
     embedded = 0
     heading = ingester.settings.heading_in_embedding
+    report = progress or (lambda done, total: None)
+    report(0, len(ids))
     for start in range(0, len(ids), 1000):
         batch = ids[start : start + 1000]
         rows = manifest.chunk_hashes(db, batch)
@@ -123,7 +140,10 @@ def restore_vectors(
                 )
                 for r in lacking
             ]
-            fresh, count = embed_cached(db, ingester.model, texts, ingester.embedder.embed)
+            restored = start + len(rows) - len(lacking)
+            fresh, count = _embed_again(
+                db, ingester, texts, lambda n, done=restored: report(done + n, len(ids))
+            )
             embedded += count
             for r, v in zip(lacking, fresh, strict=True):
                 vectors[r["embed_hash"]] = v
@@ -133,4 +153,28 @@ def restore_vectors(
                 np.stack([vectors[r["embed_hash"]] for r in rows]),
                 [r["file_id"] for r in rows],
             )
+        report(start + len(batch), len(ids))
     return embedded
+
+
+def _embed_again(
+    db: sqlite_utils.Database,
+    ingester: FileIngester,
+    texts: list[str],
+    on_batch: Callable[[int], None],
+) -> tuple[np.ndarray, int]:
+    """Vectors for `texts` (cached as each of the ingester's embedding batches is done) and
+    how many were embedded; `on_batch(n)` hears how many texts are embedded so far."""
+    done = 0
+
+    def embed(batch: list[str]) -> list[list[float]]:
+        nonlocal done
+        fresh = ingester.embedder.embed(batch)
+        done += len(batch)
+        on_batch(done)
+        return fresh
+
+    batcher = CachedEmbedding(db, ingester.model, embed, ingester.settings.batch_size)
+    batcher.add(texts)
+    batcher.flush()
+    return batcher.vectors(texts), batcher.embedded

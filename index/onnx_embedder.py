@@ -371,6 +371,10 @@ class OnnxEmbedder:
             ]
         return np.concatenate(vectors).tolist()
 
+    def embed_query(self, texts: list[str]) -> list[list[float]]:
+        """Search queries: embedded like any text (the model takes no prefix)."""
+        return self.embed(texts)
+
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for `text`, special tokens included."""
         return self._count(text)

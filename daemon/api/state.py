@@ -69,8 +69,8 @@ class DaemonState:
                 self.config.chat,
                 self.config.model.max_tokens,
                 embed=self.embedder.embed,
-                memories=Memories(self.config.teach_folder, self.embedder.embed, self.db),
-                learned=learned_router(self.config, self.db, self.embedder.embed),
+                memories=Memories(self.config.teach_folder, self.embedder.embed_query, self.db),
+                learned=learned_router(self.config, self.db, self.embedder.embed_query),
             )
         return self.assistant
 

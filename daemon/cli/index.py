@@ -45,6 +45,8 @@ def progress_line(status: dict, width: int = 30) -> str:
         line += f"  (paused: {reason})" if reason else "  (paused)"
     if status["current_file"]:
         line += f"\n  now: {status['current_file']}"
+    if status.get("restore"):  # e.g. every chunk re-embedded after a change of embedder
+        line += f"\n  vectors: {status['restore']['done']}/{status['restore']['total']} chunks"
     return line
 
 

