@@ -14,19 +14,80 @@ trail ("git-rebase(1) Manual Page > DESCRIPTION"). Pages without a twin are left
 HTML pages include inline. `html_qrels` maps the judgements onto the twins and drops those on
 files without one.
 
-Usage: python bench/eval_corpus.py DEST [--format txt|html] [--source DIR] [--qrels FILE]
+The Korean corpus (issue 16) is LibreOffice's help in Korean, Debian's `libreoffice-help-ko`
+(`/usr/share/libreoffice/help/ko/text/**/*.html`), restricted to the pages whose visible text is
+mostly Hangul (`korean_pages`: 783 of 2,561; the rest are untranslated English). Its English
+counterpart, for the cross-language sets, is `libreoffice-help-en-us`: the same relative paths
+under `/usr/share/libreoffice/help/en-US`. Judgements name pages by that relative path
+(`text/scalc/guide/goalseek.html`), so both corpora are judged by the same ids. CI needs
+`apt-get install -y --no-install-recommends libreoffice-help-ko libreoffice-help-en-us git-doc`.
+
+Usage: python bench/eval_corpus.py DEST [--format txt|html|ko|en] [--source DIR] [--qrels FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import html
+import re
 import shutil
 import sys
 from pathlib import Path
 
 SOURCE = Path("/usr/share/doc/git-doc")
 QRELS = Path(__file__).resolve().parent / "eval" / "git-qrels.tsv"
+LIBREOFFICE_HELP = Path("/usr/share/libreoffice/help")
+HELP_PACKAGES = {"ko": "libreoffice-help-ko", "en": "libreoffice-help-en-us"}
+HELP_DIRS = {"ko": "ko", "en": "en-US"}
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def help_root(lang: str, base: Path = LIBREOFFICE_HELP) -> Path:
+    """The installed LibreOffice help for `lang` ("ko" or "en"), or an error naming the
+    Debian package to install."""
+    root = base / HELP_DIRS[lang]
+    if not (root / "text").is_dir():
+        raise FileNotFoundError(
+            f"no LibreOffice help under {root}: apt-get install {HELP_PACKAGES[lang]}"
+        )
+    return root
+
+
+def page_text(path: Path) -> str:
+    """The visible text of a LibreOffice help page's display area (for selecting pages and
+    mining exact-match queries; Cove indexes the page with its own HTML loader)."""
+    page = path.read_text(encoding="utf-8", errors="replace")
+    start = page.find('id="DisplayArea"')
+    body = page[page.find(">", start) + 1 :] if start >= 0 else page
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+def korean_pages(root: Path) -> list[Path]:
+    """The pages of the Korean help whose visible text has more Hangul than Latin letters."""
+    pages = []
+    for path in sorted((root / "text").rglob("*.html")):
+        text = page_text(path)
+        if len(_HANGUL.findall(text)) > len(_LATIN.findall(text)):
+            pages.append(path)
+    return pages
+
+
+def copy_help_corpus(dest: Path, lang: str, base: Path = LIBREOFFICE_HELP) -> list[Path]:
+    """Copy the Korean pages (`korean_pages`) of the help in `lang` into `dest`, keeping their
+    paths relative to the help root (`text/scalc/guide/goalseek.html`): for "en", the English
+    twins of those pages (a page without one is skipped)."""
+    ko = help_root("ko", base)
+    root = help_root(lang, base)
+    copies = []
+    for page in korean_pages(ko):
+        rel = page.relative_to(ko)
+        if (root / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            copies.append(Path(shutil.copy2(root / rel, dest / rel)))
+    return copies
 
 
 def copy_corpus(dest: Path, source: Path = SOURCE, fmt: str = "txt") -> list[Path]:
@@ -73,10 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dest", type=Path, help="directory to copy the corpus into")
     parser.add_argument("--source", type=Path, default=SOURCE)
-    parser.add_argument("--format", choices=("txt", "html"), default="txt")
+    parser.add_argument("--format", choices=("txt", "html", "ko", "en"), default="txt")
     parser.add_argument("--qrels", type=Path, default=QRELS, help="check its corpus ids exist")
     args = parser.parse_args(argv)
-    copies = copy_corpus(args.dest, args.source, args.format)
+    if args.format in HELP_DIRS:
+        copies = copy_help_corpus(args.dest, args.format)
+    else:
+        copies = copy_corpus(args.dest, args.source, args.format)
     size = sum(p.stat().st_size for p in copies)
     print(f"copied {len(copies)} files ({size / 1e6:.1f} MB) to {args.dest}", file=sys.stderr)
     if args.format == "html":

