@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from cove.daemon.citations import CITATION
-from cove.index.chunking import SENTENCE_END  # where chunking splits prose, too
-from cove.index.keywords import STOPWORDS, WORD, content_words
+from cove.index.chunking import KOREAN_FINAL_ENDINGS, SENTENCE_END  # as chunking splits
+from cove.index.keywords import STOPWORDS, WORD, query_terms, terms
 
 Embed = Callable[[list[str]], list[list[float]]]
 
 # Relevance = DENSE_WEIGHT * cosine + KEYWORD_WEIGHT * content-word overlap. The dense part
 # catches paraphrase, the keyword part the exact terms (codes, names) the embedder blurs.
+# Words are compared as keyword search holds them (`terms`): Korean, Chinese and Japanese
+# runs as overlapping character pairs, so 버전은 and 버전입니다 share 버전.
 # Placeholders: a benchmark will tune them.
 DENSE_WEIGHT = 0.5
 KEYWORD_WEIGHT = 0.5
@@ -58,6 +60,8 @@ FILLER_WORDS = frozenset({"sure", "yes", "ok", "okay", "certainly", "hope", "hel
 _ITEM_LINE = re.compile(r"[ \t]*(?:[-*+•]\s|\d+[.)]\s|\||[-*=_]{3,}\s*$)")
 _LINE_BREAK = re.compile(r"\n")
 _HAS_WORD = re.compile(r"\w")
+# A short line ending like this is a sentence, not a term named before its description.
+_ENDS_SENTENCE = re.compile(f"[.!?…。！？．｡{KOREAN_FINAL_ENDINGS}]$")
 
 
 @dataclass(frozen=True)
@@ -156,12 +160,13 @@ def _trim(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
 
 
 def _words(text: str) -> set[str]:
-    return {w.lower() for w in WORD.findall(text)}
+    # Whole words too: callers looking for `content_words` (memories) still find them.
+    return {w.lower() for w in (*WORD.findall(text), *terms(text))}
 
 
 def word_overlap(wanted: list[str], text: str) -> float:
-    """The fraction of `wanted` words found in `text`, a shared prefix of PREFIX_MATCH
-    characters counting as found."""
+    """The fraction of `wanted` words (`query_terms`) found in `text`, a shared prefix of
+    PREFIX_MATCH characters counting as found."""
     if not wanted:
         return 0.0
     present = _words(text)
@@ -189,7 +194,7 @@ def score_sentences(question: str, sentences: list[str], embed: Embed) -> list[f
         return []
     # One call: the embedder batches, and a call per sentence costs its overhead each time.
     question_vector, *vectors = embed([question, *sentences])
-    wanted = content_words(question)
+    wanted = query_terms(question)
     return [
         DENSE_WEIGHT * cosine(question_vector, vector) + KEYWORD_WEIGHT * word_overlap(wanted, text)
         for text, vector in zip(sentences, vectors, strict=True)
@@ -225,7 +230,7 @@ def quote_from_scores(
         last += 1
     first = best
     lead = sentences[best - 1].text if best > 0 else ""
-    if lead and len(lead) <= MAX_LEAD_CHARS and lead[-1] not in ".!?…。":
+    if lead and len(lead) <= MAX_LEAD_CHARS and not _ENDS_SENTENCE.search(lead):
         first = best - 1  # a term or option named just before its description
     start, end = sentences[first].start, sentences[last].end
     return Quote(collapse(chunk_text[start:end]), start, end, scores[best])
@@ -275,10 +280,10 @@ def evidence_window(chunk_text: str, quote: Quote, neighbours: int = 1) -> str:
 
 
 def claim_words(text: str) -> list[str]:
-    """The words of an answer sentence that state something: content words that are not
-    filler. `content_words` falls back to stop words when nothing else is left; a claim
-    must not."""
-    return [w for w in content_words(text) if w not in STOPWORDS and w not in FILLER_WORDS]
+    """The words of an answer sentence that state something: content words (`query_terms`)
+    that are not filler. `query_terms` falls back to stop words when nothing else is left;
+    a claim must not."""
+    return [w for w in query_terms(text) if w not in STOPWORDS and w not in FILLER_WORDS]
 
 
 def support_claims(
@@ -376,7 +381,7 @@ def keyword_snippet(query: str, text: str, max_chars: int = 240) -> str:
     sentences = split_sentences(text)
     if not sentences:
         return ""
-    wanted = content_words(query)
+    wanted = query_terms(query)
     best = max(sentences, key=lambda s: word_overlap(wanted, s.text))
     if len(best.text) <= max_chars:
         return best.text

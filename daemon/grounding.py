@@ -3,7 +3,9 @@ conversation and the question are fitted into the model's context."""
 
 from __future__ import annotations
 
+import re
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 from cove.daemon import evidence
 from cove.daemon.memories import MemoryHit
 from cove.daemon.runtime import ContextOverflowError, Message
+from cove.index.keywords import script_words
 from cove.index.loaders import is_plain_text
 from cove.index.loaders.blocks import split_lines
 from cove.index.pathnames import unescape_path
@@ -20,7 +23,8 @@ GROUNDED_SYSTEM_PROMPT = (
     "You are Cove, an assistant that answers questions from the user's own documents. "
     "Answer only from the numbered sources given with the question. After each fact, cite "
     "the source it came from by its number in square brackets, like [1]. If the sources do "
-    "not contain the answer, say that you don't know. Be concise."
+    "not contain the answer, say that you don't know. Answer in the language of the question, "
+    "even when the sources are in another. Be concise."
 )
 GENERAL_SYSTEM_PROMPT = (
     "You are Cove, a helpful assistant running offline on the user's own computer. "
@@ -38,6 +42,11 @@ SNIPPET_CHARS = 240
 # A grounded answer ends where the model starts copying the prompt's own layout: a source
 # header ("\n[2] notes.md > Heating"), the sources block or the question line.
 GROUNDED_STOPS = ["\n[", "\nSources:", "\nQuestion:"]
+# Scripts that name their language: kana makes Han Japanese; the Southeast Asian scripts are
+# told apart by the last code point of their blocks. Latin, Cyrillic or Arabic letters serve
+# many languages: for those the system prompt's "in the language of the question" has to do.
+_KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+_SOUTHEAST_ASIAN = {"\u0e7f": "Thai", "\u0eff": "Lao", "\u109f": "Burmese", "\u17ff": "Khmer"}
 
 CountTokens = Callable[[list[Message]], int]
 
@@ -190,8 +199,36 @@ def source_block(sources: Sequence[Source]) -> str:
 
 
 def grounded_question(question: str, sources: Sequence[Source]) -> str:
-    """The final user message: sources first, then the question."""
-    return f"Sources:\n\n{source_block(sources)}\n\nQuestion: {question}"
+    """The final user message: sources first, then the question, then the language to
+    answer in where the question's script names it (a small model reading English
+    sources otherwise tends to answer in English)."""
+    language = question_language(question)
+    ask = f"\nAnswer in {language}." if language else ""
+    return f"Sources:\n\n{source_block(sources)}\n\nQuestion: {question}{ask}"
+
+
+def question_language(question: str) -> str | None:
+    """The language `question` is written in when its script names one (Hangul: Korean;
+    kana: Japanese; Han without kana: Chinese; Thai, Lao, Burmese, Khmer) and it holds at
+    least as many words in that script as in others ("PostgreSQL의 기본값은?" is Korean);
+    else None. Numbers do not count."""
+    japanese = bool(_KANA.search(question))
+    counts = Counter(
+        _script_language(word, script, japanese)
+        for word, script in script_words(question)
+        if script != "number"
+    )
+    unnamed = counts.pop(None, 0)
+    if not counts:
+        return None
+    language, words = counts.most_common(1)[0]
+    return language if words >= unnamed else None
+
+
+def _script_language(word: str, script: str | None, japanese: bool) -> str | None:
+    if script == "southeast_asian":  # by the block of the word's first letter
+        return next(name for last, name in _SOUTHEAST_ASIAN.items() if word[0] <= last)
+    return {"hangul": "Korean", "han_kana": "Japanese" if japanese else "Chinese"}.get(script)
 
 
 def fit_grounded(

@@ -18,12 +18,21 @@ from dataclasses import dataclass, replace
 from itertools import groupby
 
 from cove.index.document import Block, Document
+from cove.index.keywords import HANGUL
 
 CountTokens = Callable[[str], int]
 
-# Split points, coarsest first; a piece ends where a boundary match ends. SENTENCE_END is
-# also where the daemon's evidence quoting splits sentences.
-SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|[。！？]+\s*|\n\s*\n")
+# Korean predicates end a sentence in these syllables (합니다, 해요, 할까, 하죠; 함 and 됨 in
+# help texts): a line ending in one is a sentence even without a full stop.
+KOREAN_FINAL_ENDINGS = "다요까죠함됨"
+# Split points, coarsest first; a piece ends where a boundary match ends (evidence quoting
+# splits sentences at SENTENCE_END too). Between Hangul a full stop needs no space after it
+# ("설치합니다.다음으로"); between digits or Latin letters it never splits (3.5, example.com).
+SENTENCE_END = re.compile(
+    r"[.!?…]+[\"'”’)\]]*\s+|[。！？．｡]+\s*"
+    rf"|(?<=[{HANGUL}])[.!?…]+[\"'”’)\]]*(?=[“‘(\[]?[{HANGUL}])"
+    rf"|(?<=[{KOREAN_FINAL_ENDINGS}])[ \t]*\n\s*|\n\s*\n"
+)
 _LINE = re.compile(r"\n")
 _WORD = re.compile(r"\s+")
 _LEVELS: dict[str, tuple[re.Pattern[str], ...]] = {

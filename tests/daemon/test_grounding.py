@@ -11,6 +11,8 @@ from cove.daemon.grounding import (
     best_of,
     fit_general,
     fit_grounded,
+    grounded_question,
+    question_language,
     relevant_sources,
     retrieval_queries,
 )
@@ -136,3 +138,43 @@ def test_a_huge_history_keeps_only_the_recent_turns_that_fit(count):
 def test_a_question_too_long_for_the_model_is_an_error_not_a_silent_cut(count):
     with pytest.raises(ContextOverflowError):
         fit_grounded(count, 2048, "Be brief.", [], "why " * 3000, [source(1, 10)], 256)
+
+
+# --- the language of the answer -----------------------------------------------------------
+
+
+def test_the_system_prompt_asks_for_an_answer_in_the_language_of_the_question():
+    assert "Answer in the language of the question" in GROUNDED_SYSTEM_PROMPT
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("PostgreSQL의 기본 checkpoint_timeout 값은 얼마인가요?", "Korean"),
+        ("東京タワーの高さは？", "Japanese"),
+        ("如何安装数据库？", "Chinese"),
+        ("ราคาเท่าไหร่", "Thai"),
+        ("Who built the lighthouse?", None),  # Latin letters name no one language
+        ("Как дела?", None),
+        ("What does 설정 mean?", None),  # an English question naming a Korean word
+        ("3.5?", None),
+    ],
+    ids=["korean", "japanese", "chinese", "thai", "english", "russian", "english+korean", "number"],
+)
+def test_the_language_of_a_question_is_named_by_its_script(question, language):
+    assert question_language(question) == language
+
+
+def characters(messages: list[dict]) -> int:
+    """A token counter for prompts that fit easily: one token per character."""
+    return sum(len(m["content"]) for m in messages)
+
+
+def test_a_korean_question_asks_the_model_for_a_korean_answer():
+    """What the model is given, not what it answers: the last user message ends by naming
+    the language, after the question."""
+    korean = "체크포인트 간격은 얼마인가요?"
+    sources = [source(1, 20)]
+    messages, _ = fit_grounded(characters, 4096, GROUNDED_SYSTEM_PROMPT, [], korean, sources, 256)
+    assert messages[-1]["content"].endswith(f"Question: {korean}\nAnswer in Korean.")
+    assert grounded_question("Who?", sources).endswith("Question: Who?")
