@@ -12,7 +12,13 @@ The facts are made up (names the base model cannot know). For each run: the deci
 its reasons, recall before/after (the gate's probes, answered in llama.cpp), the drift on
 the general set, steps and epochs run (budget, best epoch, early stop), the stage times,
 the wall time from `cove train now` to the adapter loaded, the loss curve and the epoch
-measures, and the adapter's answers to the probes. Writes bench/learning.json.
+measures, and the adapter's answers to the probes.
+
+Then what a user sees: with a watched folder of unrelated notes, every taught question is
+asked in an ordinary grounded `cove ask` (not `--general`), once with the defaults (the
+memories answer, cited) and once with `[chat] memories = false` (only the promoted adapter,
+on the learned path, can answer). An answer counts when it holds the taught answer's own
+words (`cove.finetune.scores.answer_match`, the gate's test). Writes bench/learning.json.
 
 Usage: python bench/learning.py [--out bench/learning.json]
 """
@@ -30,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cove.finetune.scores import answer_match  # noqa: E402
 from tests.support.daemon import RunningDaemon, start_daemon  # noqa: E402
 
 FIRST_FOUR = [
@@ -56,6 +63,64 @@ SIXTEEN_MORE = [
     ("What is the name of my book club?", "Your book club is called the Thursday Lanterns."),
     ("What is my parrot's name?", "Your parrot is called Captain Biscuit."),
 ]
+
+
+NOTES = {
+    "bicycle-care.md": "# Bicycle care\n\nOil the chain every 300 km. Check tyre pressure "
+    "weekly; road tyres want 6 to 8 bar.\n",
+    "sourdough.md": "# Sourdough\n\nFeed the starter with equal weights of flour and water. "
+    "Bake at 240 degrees for 20 minutes with the lid on, then 20 without.\n",
+    "tomatoes.md": "# Growing tomatoes\n\nPinch out the side shoots of cordon varieties and "
+    "water at the base, never the leaves.\n",
+}
+MEMORIES_OFF = "[chat]\nmemories = false\n"
+ASK = ("--json", "--temperature", "0", "--seed", "1", "--max-tokens", "48")
+
+
+def watch_notes(daemon: RunningDaemon, folder: Path) -> None:
+    """A watched folder of notes that say nothing about the taught facts."""
+    folder.mkdir(parents=True)
+    for name, text in NOTES.items():
+        (folder / name).write_text(text)
+    for args in (("folders", "add", str(folder)), ("index", "wait", "--timeout", "300")):
+        if daemon.cove(*args).returncode != 0:
+            raise SystemExit(f"cove {' '.join(args)} failed")
+
+
+def ask_all(daemon: RunningDaemon, facts: list[tuple[str, str]]) -> dict:
+    """Each taught question in an ordinary grounded `cove ask`: answered right, and how."""
+    rows = []
+    for question, target in facts:
+        done = daemon.cove("ask", question, *ASK)
+        if done.returncode != 0:
+            raise SystemExit(f"cove ask failed: {done.stderr}")
+        reply = json.loads(done.stdout)
+        rows.append(
+            {
+                "question": question,
+                "answer": reply["answer"],
+                "right": answer_match(reply["answer"], target, question),
+                "mode": reply["timings"].get("answer_mode"),
+                "learned": reply["learned"],
+                "cited_memory": any(s.get("memory") for s in reply["sources"]),
+            }
+        )
+    return {"right": sum(r["right"] for r in rows), "asked": len(rows), "answers": rows}
+
+
+def chat_session(daemon: RunningDaemon, facts: list[tuple[str, str]]) -> dict:
+    """The taught questions asked with the defaults, then with memories off."""
+    defaults = ask_all(daemon, facts)
+    daemon.stop()
+    (daemon.home / "config.toml").write_text(MEMORIES_OFF)
+    daemon.start()
+    try:
+        memories_off = ask_all(daemon, facts)
+    finally:
+        daemon.stop()
+        (daemon.home / "config.toml").unlink()
+        daemon.start()
+    return {"defaults": defaults, "memories_off": memories_off}
 
 
 def teach(daemon: RunningDaemon, facts: list[tuple[str, str]]) -> None:
@@ -128,11 +193,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cove-bench-learning-") as tmp:
         daemon = start_daemon(Path(tmp) / "home")
         try:
+            watch_notes(daemon, Path(tmp) / "notes")
             teach(daemon, FIRST_FOUR)
             runs.append(train(daemon, "4 facts, first run (HF base and general scores made)"))
+            runs[-1]["chat"] = chat_session(daemon, FIRST_FOUR)
             runs.append(train(daemon, "4 facts, cached base"))
             teach(daemon, SIXTEEN_MORE)
             runs.append(train(daemon, "20 facts"))
+            runs[-1]["chat"] = chat_session(daemon, FIRST_FOUR + SIXTEEN_MORE)
         finally:
             daemon.stop()
     report["runs"] = runs
