@@ -14,7 +14,7 @@ from itertools import pairwise
 
 from cove.daemon.citations import CITATION
 from cove.index.chunking import KOREAN_FINAL_ENDINGS, SENTENCE_END  # as chunking splits
-from cove.index.keywords import STOPWORDS, WORD, query_terms, terms
+from cove.index.keywords import STOPWORDS, query_terms, terms
 
 Embed = Callable[[list[str]], list[list[float]]]
 
@@ -160,8 +160,7 @@ def _trim(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
 
 
 def _words(text: str) -> set[str]:
-    # Whole words too: callers looking for `content_words` (memories) still find them.
-    return {w.lower() for w in (*WORD.findall(text), *terms(text))}
+    return {w.lower() for w in terms(text)}
 
 
 def word_overlap(wanted: list[str], text: str) -> float:

@@ -29,7 +29,7 @@ from cove.daemon.evidence import Embed, cosine, word_overlap
 from cove.daemon.feedback import clear_correction, training_examples
 from cove.finetune.dataset import Example, from_feedback
 from cove.finetune.teach import read_teach_folder, teach
-from cove.index.keywords import content_words
+from cove.index.keywords import query_terms
 
 MEMORY_ID = re.compile(r"^mem_[0-9a-f]{16}$")
 _Q_LINE = re.compile(r"^\s*q\s*:", re.IGNORECASE)
@@ -150,7 +150,7 @@ class Memories:
         memories = self.all()
         if not memories or not query.strip():
             return []
-        wanted = content_words(query)
+        wanted = query_terms(query)  # Korean runs as syllable pairs, as keyword search
         dense = self._dense(query, memories)
         hits = [
             MemoryHit(m, d, word_overlap(wanted, f"{m.question} {m.answer}"))

@@ -8,8 +8,6 @@ from collections.abc import Sequence
 
 import sqlite_utils
 
-WORD = re.compile(r"\w+", re.UNICODE)
-
 # Scripts FTS5's unicode61 tokenizer would keep as one token per run of letters: a Korean
 # word carries its particles (버전은, 버전입니다), Chinese and Japanese have no spaces at all.
 # Each run is indexed and searched as overlapping character pairs, which on a Korean FAQ
@@ -175,13 +173,9 @@ def _distinct_content(words: list[str]) -> list[str]:
     return [w for w in words if w not in STOPWORDS] or words
 
 
-def content_words(text: str) -> list[str]:
-    """The text's distinct words, lower-cased, stop words dropped unless nothing is left."""
-    return _distinct_content(WORD.findall(text))
-
-
 def query_terms(text: str) -> list[str]:
-    """`content_words` as FTS5 holds them: unspaced runs cut into pairs (`terms`)."""
+    """The text's distinct words as FTS5 holds them (unspaced runs cut into pairs, `terms`),
+    lower-cased, stop words dropped unless nothing is left."""
     return _distinct_content(terms(text))
 
 

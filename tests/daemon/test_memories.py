@@ -116,3 +116,11 @@ def test_without_an_embedder_search_is_by_words_only(tmp_path):
     store.add("Who is my dentist?", "Your dentist is Dr. Ilse Moravec.")
     (hit,) = store.search("dentist name", limit=1)
     assert hit.dense == 0.0 and hit.keyword == 0.5
+
+
+def test_korean_words_match_whatever_particle_they_carry(tmp_path):
+    store = Memories(tmp_path)  # words only: no embedder
+    store.add("우리 고양이 이름은 뭐야?", "고양이 이름은 나비야.")
+    store.add("자전거는 어디에 두었지?", "자전거는 창고에 있어.")
+    (best, other) = store.search("고양이의 이름이 뭐였지?", 2)
+    assert best.memory.question.startswith("우리 고양이") and best.keyword > other.keyword

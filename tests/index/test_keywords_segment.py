@@ -11,7 +11,6 @@ from cove.daemon.store import migrations, open_db
 from cove.daemon.store.migrations import migrate
 from cove.index import manifest
 from cove.index.keywords import (
-    content_words,
     fts_columns,
     query_terms,
     script_share,
@@ -35,7 +34,6 @@ def test_english_words_and_numbers_are_unchanged():
     assert terms("Rebase the branch, v2 API") == ["Rebase", "the", "branch", "v2", "API"]
     assert query_terms("how do I rebase a branch") == ["rebase", "branch"]
     assert query_terms("버전은") == ["버전", "전은"]
-    assert content_words("버전은 어때") == ["버전은", "어때"]  # evidence and memories: words
     assert segment("Rebase the branch") is None
 
 
