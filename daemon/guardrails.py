@@ -3,7 +3,8 @@ message whatever the model would have said.
 
 A profile is a TOML file named by `[chat] guardrails`:
 
-    threshold = 0.6                       # cosine similarity to any example (default 0.6)
+    threshold = 0.6                       # cosine similarity to any example (default: the
+                                          # embedder's measured bar, 0.6 for MiniLM)
     message = "I can't help with that."   # the default decline message
 
     [[topics]]
@@ -21,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cove.daemon.config import ConfigError
+from cove.daemon.config import MINILM_BARS, ConfigError
 
-DEFAULT_THRESHOLD = 0.6
+DEFAULT_THRESHOLD = MINILM_BARS["guardrails_threshold"]
 DEFAULT_MESSAGE = "I can't help with that topic here."
 
 Embed = Callable[[list[str]], Sequence[Sequence[float]]]
@@ -69,8 +70,11 @@ class Guardrails:
         return Decline(topic.name, topic.message, float(similarities[best]))
 
 
-def load_guardrails(path: str | Path, embed: Embed) -> Guardrails:
-    """Read a profile; a ConfigError names the file and what is wrong with it."""
+def load_guardrails(
+    path: str | Path, embed: Embed, default_threshold: float = DEFAULT_THRESHOLD
+) -> Guardrails:
+    """Read a profile; a ConfigError names the file and what is wrong with it.
+    `default_threshold` applies when the profile sets none (it depends on the embedder)."""
     path = Path(path).expanduser()
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -79,7 +83,7 @@ def load_guardrails(path: str | Path, embed: Embed) -> Guardrails:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"guardrails profile {path} is not valid TOML: {exc}") from exc
     default_message = _text(raw.get("message", DEFAULT_MESSAGE), path, "message")
-    threshold = raw.get("threshold", DEFAULT_THRESHOLD)
+    threshold = raw.get("threshold", default_threshold)
     if not isinstance(threshold, int | float) or not -1 <= threshold <= 1:
         raise ConfigError(f"guardrails profile {path}: threshold must be between -1 and 1")
     topics = []

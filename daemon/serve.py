@@ -180,11 +180,13 @@ def load_state(config: Config, guard: NetworkGuard):
     indexer, retriever = build_index(config, embedder, runtime)
     guardrails = None
     if config.chat.guardrails:
-        from cove.daemon.config import ConfigError
+        from cove.daemon.config import ConfigError, guardrails_threshold
         from cove.daemon.guardrails import load_guardrails
 
         try:
-            guardrails = load_guardrails(config.chat.guardrails, embedder.embed_query)
+            guardrails = load_guardrails(
+                config.chat.guardrails, embedder.embed_query, guardrails_threshold(config)
+            )
         except ConfigError as exc:
             raise DaemonStartError(str(exc)) from exc
         log.info("guardrails: %d declined topics", len(guardrails.topics))

