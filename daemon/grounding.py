@@ -357,7 +357,11 @@ def merge_sources(
 
 
 def with_evidence(
-    question: str, sources: Sequence[Source], embed: evidence.Embed, neighbours: int = 0
+    question: str,
+    sources: Sequence[Source],
+    embed: evidence.Embed,
+    neighbours: int = 0,
+    floor: float = 0.0,
 ) -> list[Source]:
     """`sources` with their quote (the sentences that answer `question`, with exact lines)
     and the evidence window the prompt holds instead of the whole chunk.
@@ -365,7 +369,8 @@ def with_evidence(
     Every sentence of every source is scored in one embedding call.
     """
     split = [evidence.split_sentences(s.text) for s in sources]
-    scores = evidence.score_sentences(question, [x.text for xs in split for x in xs], embed)
+    texts = [x.text for xs in split for x in xs]
+    scores = evidence.score_sentences(question, texts, embed, floor)
     result, offset = [], 0
     for source, sentences in zip(sources, split, strict=True):
         mine, offset = scores[offset : offset + len(sentences)], offset + len(sentences)

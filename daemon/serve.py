@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from cove.daemon import __version__
-from cove.daemon.config import Config, default_config_text
+from cove.daemon.config import Config, default_config_text, evidence_floor
 from cove.daemon.netguard import NetworkGuard, is_loopback
 from cove.daemon.paths import ensure_token, home_name, private_umask, tighten_home
 
@@ -198,6 +198,7 @@ def load_state(config: Config, guard: NetworkGuard):
         config.model.max_tokens,
         guardrails,
         embed=embedder.embed,
+        evidence_floor=evidence_floor(config),
         # Questions are compared with questions: e5 wants "query: " on both sides of a
         # symmetric comparison (the same vectors as `embed` for MiniLM).
         memories=Memories(config.teach_folder, embedder.embed_query, db),

@@ -59,6 +59,7 @@ class DaemonState:
         """The answer pipeline; built on first use where the daemon did not build one."""
         if self.assistant is None:
             from cove.daemon.chat import Assistant
+            from cove.daemon.config import evidence_floor
             from cove.daemon.learned import learned_router
             from cove.daemon.memories import Memories
 
@@ -69,6 +70,7 @@ class DaemonState:
                 self.config.chat,
                 self.config.model.max_tokens,
                 embed=self.embedder.embed,
+                evidence_floor=evidence_floor(self.config),
                 memories=Memories(self.config.teach_folder, self.embedder.embed_query, self.db),
                 learned=learned_router(self.config, self.db, self.embedder.embed_query),
             )

@@ -8,6 +8,7 @@ import pytest
 from cove.daemon.evidence import (
     Quote,
     best_quote,
+    calibrated,
     cite,
     evidence_window,
     locate_in_lines,
@@ -211,3 +212,30 @@ def test_the_answers_sentences_get_the_markers_their_claims_earned(embed):
     answer = f"{E47} [2] The boiler is painted purple [1]."
     claims = support_claims(answer, EVIDENCE, embed)
     assert cite(answer, claims) == f"{E47[:-1]} [1]. The boiler is painted purple."
+
+
+def crowded_embed(texts: list[str]) -> list[list[float]]:
+    """An embedder whose vectors all share most of one direction, as e5's do: any two
+    different texts score 0.9, the same text 1.0."""
+    names = {t: i for i, t in enumerate(dict.fromkeys(texts), start=1)}
+    size = len(names) + 1
+    vectors = []
+    for text in texts:
+        vector = [0.0] * size
+        vector[0], vector[names[text]] = 0.9**0.5, 0.1**0.5
+        vectors.append(vector)
+    return vectors
+
+
+def test_calibration_reads_the_embedders_floor_as_nothing():
+    assert calibrated(0.7, 0.7) == 0.0 and calibrated(1.0, 0.7) == 1.0
+    assert calibrated(0.45, 0.0) == 0.45  # MiniLM's cosines are left as they are
+
+
+def test_a_crowded_embedder_alone_supports_no_claim_once_calibrated():
+    evidence = [(1, "The archive keeps every letter sent between 1890 and 1910.")]
+    claim = "The archive keeps every letter sent before 1950."  # most words, another date
+    (raw,) = support_claims(claim, evidence, crowded_embed)
+    (floored,) = support_claims(claim, evidence, crowded_embed, floor=0.7)
+    assert raw.supported and not floored.supported
+    assert floored.score < raw.score
