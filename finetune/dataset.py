@@ -33,11 +33,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from cove.finetune.examples import Example, normalize
+from cove.finetune.teach import read_teach_folder
 
 KINDS = ("teach", "correction", "feedback", "synthetic")
 TRAIN_FILE, HELDOUT_FILE, STATS_FILE = "train.jsonl", "heldout.jsonl", "stats.json"
@@ -45,43 +47,6 @@ TRAIN_FILE, HELDOUT_FILE, STATS_FILE = "train.jsonl", "heldout.jsonl", "stats.js
 
 class DatasetError(ValueError):
     """The data cannot be rendered (e.g. a chat template that is not prefix-stable)."""
-
-
-@dataclass
-class Example:
-    """One thing to learn: the conversation before the answer, and the answer.
-
-    `prompt` holds the user (and earlier) messages, without a system message; `system`
-    overrides the dataset's system prompt for this example (teach files, RAFT prompts).
-    `probe` marks the user's own facts, asked again by the eval gate.
-    """
-
-    prompt: list[dict]
-    target: str
-    kind: str
-    provenance: list[dict] = field(default_factory=list)
-    probe: bool = False
-    system: str | None = None
-
-    @property
-    def question(self) -> str:
-        return self.prompt[-1]["content"]
-
-    def key(self) -> tuple[str, str]:
-        """What makes two examples the same: normalized prompt texts and target."""
-        prompt = "\n".join(normalize(m["content"]) for m in self.prompt)
-        return prompt, normalize(self.target)
-
-    def digest(self) -> str:
-        """A stable name for what the example teaches (a hash of `key()`, 16 hex digits)."""
-        return hashlib.sha256(json.dumps(self.key()).encode()).hexdigest()[:16]
-
-
-def normalize(text: str) -> str:
-    """Lower case, punctuation removed, whitespace collapsed (for de-duplication)."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = "".join(c if c.isalnum() or c.isspace() else " " for c in text)
-    return re.sub(r"\s+", " ", text).strip()
 
 
 _CITATION = re.compile(r"\s*\[\d+(?:\s*[,-]\s*\d+)*\]")
@@ -252,8 +217,6 @@ def build_dataset(
     prompt the runtime answers with, so training matches serving. Examples longer than
     `max_tokens` are left out (counted in the stats).
     """
-    from cove.finetune.teach import read_teach_folder
-
     teach_examples, problems = read_teach_folder(teach_folder) if teach_folder else ([], [])
     # Order sets which copy of a duplicate is kept: what the user wrote comes first.
     collected = teach_examples + from_feedback(feedback) + list(extra)

@@ -39,7 +39,7 @@ import re
 import time
 from pathlib import Path
 
-from cove.finetune.dataset import Example
+from cove.finetune.examples import Example
 
 TEACH_FILE = "cove-teach.jsonl"
 ROLES = ("system", "user", "assistant")
