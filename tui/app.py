@@ -13,11 +13,15 @@ from textual.screen import Screen
 
 from cove.daemon.client import ApiError, DaemonNotRunningError
 from cove.tui.connection import ClientFactory, Connection, describe
+from cove.tui.keys import bindings
 from cove.tui.screens.chat import ChatScreen
 from cove.tui.screens.help import HelpScreen
 from cove.tui.screens.library import LibraryScreen
 from cove.tui.screens.memories import MemoriesScreen
 from cove.tui.screens.training import TrainingScreen
+from cove.tui.widgets.sessions import SessionList
+from cove.tui.widgets.sources import SourcesPanel
+from cove.tui.widgets.turn import TurnView
 from cove.tui.work import DaemonLost
 
 DARK_THEME = "textual-dark"
@@ -161,7 +165,7 @@ class CoveApp(App[None]):
     def action_help(self) -> None:
         """Show the keys (F1, or ? outside text fields)."""
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(key_sections()))
 
     def action_toggle_theme(self) -> None:
         """Switch between the light and the dark theme."""
@@ -193,3 +197,28 @@ class CoveApp(App[None]):
 
     def _memories(self) -> None:
         self.switch_mode("memories")
+
+
+def key_sections() -> list[tuple[str, list[tuple[str, str]]]]:
+    """(place, [(keys, action)]) for every place in the TUI: what the help screen shows."""
+    return [
+        (
+            "Everywhere",
+            [
+                ("Ctrl+P", "Command palette: every action, searchable"),
+                *bindings(CoveApp),
+                ("Ctrl+Q", "Quit"),
+            ],
+        ),
+        (
+            "Chat",
+            [("Enter", "Send the question"), ("Ctrl+J", "New line in the question")]
+            + bindings(ChatScreen),
+        ),
+        ("An answer (Shift+Tab from the question, or a click)", bindings(TurnView)),
+        ("Sources of the selected answer", bindings(SourcesPanel)),
+        ("Sessions list", bindings(SessionList)),
+        ("Library", bindings(LibraryScreen)),
+        ("Training", bindings(TrainingScreen)),
+        ("Memories", bindings(MemoriesScreen)),
+    ]

@@ -42,37 +42,3 @@ def bindings(cls: type) -> list[tuple[str, str]]:
         if isinstance(binding, Binding):
             rows.append((key_label(binding.key), binding.tooltip or binding.description))
     return rows
-
-
-def key_sections() -> list[tuple[str, list[tuple[str, str]]]]:
-    """(place, [(keys, action)]) for every place in the TUI."""
-    from cove.tui.app import CoveApp
-    from cove.tui.screens.chat import ChatScreen
-    from cove.tui.screens.library import LibraryScreen
-    from cove.tui.screens.memories import MemoriesScreen
-    from cove.tui.screens.training import TrainingScreen
-    from cove.tui.widgets.sessions import SessionList
-    from cove.tui.widgets.sources import SourcesPanel
-    from cove.tui.widgets.turn import TurnView
-
-    return [
-        (
-            "Everywhere",
-            [
-                ("Ctrl+P", "Command palette: every action, searchable"),
-                *bindings(CoveApp),
-                ("Ctrl+Q", "Quit"),
-            ],
-        ),
-        (
-            "Chat",
-            [("Enter", "Send the question"), ("Ctrl+J", "New line in the question")]
-            + bindings(ChatScreen),
-        ),
-        ("An answer (Shift+Tab from the question, or a click)", bindings(TurnView)),
-        ("Sources of the selected answer", bindings(SourcesPanel)),
-        ("Sessions list", bindings(SessionList)),
-        ("Library", bindings(LibraryScreen)),
-        ("Training", bindings(TrainingScreen)),
-        ("Memories", bindings(MemoriesScreen)),
-    ]

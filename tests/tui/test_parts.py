@@ -22,7 +22,8 @@ from cove.tui.answers import (
     turns_from_messages,
     unsupported_line,
 )
-from cove.tui.keys import key_label, key_sections
+from cove.tui.app import key_sections
+from cove.tui.keys import key_label
 from cove.tui.training import NOT_SET_UP, Run, TrainingState, duration, fetch_training_state, when
 from cove.tui.widgets.status_bar import status_text
 

@@ -11,13 +11,13 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from cove.tui.keys import key_sections
+Sections = list[tuple[str, list[tuple[str, str]]]]
 
 
-def help_tables() -> Group:
-    """One compact two-column table per place."""
+def help_tables(sections: Sections) -> Group:
+    """One compact two-column table per place: `sections` is (place, [(keys, action)])."""
     parts: list[Text | Table] = [Text("Every action is also in the command palette (Ctrl+P).")]
-    for title, keys in key_sections():
+    for title, keys in sections:
         table = Table(
             title=title,
             title_justify="left",
@@ -38,11 +38,15 @@ class HelpScreen(ModalScreen[None]):
     CSS_PATH = "help.tcss"
     BINDINGS = [Binding("escape,f1,q,question_mark", "dismiss", "Close", id="help.close")]
 
+    def __init__(self, sections: Sections) -> None:
+        super().__init__()
+        self.sections = sections
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help") as box:
             box.border_title = "Cove keys"
             box.border_subtitle = "Escape closes · Up/Down scroll"
-            yield Static(help_tables(), id="help-text")
+            yield Static(help_tables(self.sections), id="help-text")
 
     def on_mount(self) -> None:
         self.query_one("#help").focus()
