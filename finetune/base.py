@@ -161,17 +161,12 @@ def resolve_base(
 def base_fingerprint(base_dir: Path) -> str:
     """A name for the weights in `base_dir`: what `prepare_base` recorded (the GGUF's
     sha256 and the converter's version), else the weight files' names, sizes and times."""
-    info = base_info(base_dir)
-    if not info:
+    marker = base_dir / MARKER
+    info = json.loads(marker.read_text()) if marker.is_file() else {}
+    if not info:  # a configured HF directory: prepare_base recorded nothing
         files = sorted([*base_dir.glob("*.safetensors"), *base_dir.glob("*.bin")])
         info = {
             "dir": str(base_dir.resolve()),
             "files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files],
         }
     return hashlib.sha256(json.dumps(info, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def base_info(base_dir: Path) -> dict:
-    """What `prepare_base` recorded about a cached base ({} for a configured HF directory)."""
-    marker = base_dir / MARKER
-    return json.loads(marker.read_text()) if marker.is_file() else {}

@@ -99,12 +99,6 @@ def modelfile(base: str | Path, adapter: Path, system: str | None = None) -> str
     return "\n".join(lines) + "\n"
 
 
-def write_modelfile(path: Path, base: str | Path, adapter: Path, system: str | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(modelfile(base, adapter, system))
-    return path
-
-
 def ollama_create(
     name: str,
     base: str | Path,

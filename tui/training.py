@@ -2,7 +2,6 @@
 
 `TrainingState.from_doc` reads the daemon's `GET /api/train` document (the same as
 `cove train status --json`); the functions below call the client's training methods.
-A daemon from before the training API answers 404: that reads as "not set up".
 """
 
 from __future__ import annotations
@@ -12,14 +11,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from cove.daemon.client import ApiError, CoveClient
+from cove.daemon.client import CoveClient
 
 DEFAULT_TIME = "02:00"  # the nightly run's time when the schedule is turned on without one
-NOT_SET_UP = (
-    "This daemon has no training API (it is older than the TUI): update Cove to train "
-    "personal adapters. Meanwhile, rate and correct answers in the chat: they are what "
-    "training will learn from."
-)
 NOT_AVAILABLE = "Training is not available in this daemon."
 STAGE_NAMES = {
     "base": "preparing the base model",
@@ -310,10 +304,6 @@ class TrainingState:
     teach_folder: str = ""
 
     @classmethod
-    def unavailable(cls, reason: str) -> TrainingState:
-        return cls(available=False, reason=reason)
-
-    @classmethod
     def from_doc(cls, doc: dict) -> TrainingState:
         """The state from the daemon's `GET /api/train` document."""
         available = doc.get("available", True)
@@ -347,15 +337,9 @@ class TrainingState:
 
 
 def fetch_training_state(client: CoveClient) -> TrainingState:
-    """The daemon's training state; unavailable (with the reason) for a daemon without a
-    training API. Raises DaemonNotRunningError when the daemon cannot be reached."""
-    try:
-        doc = client.train_status()
-    except ApiError as exc:
-        if exc.status == 404:
-            return TrainingState.unavailable(NOT_SET_UP)
-        raise
-    return TrainingState.from_doc(doc)
+    """The daemon's training state. Raises DaemonNotRunningError when the daemon cannot be
+    reached, ApiError when it answers with an error."""
+    return TrainingState.from_doc(client.train_status())
 
 
 def fetch_run(client: CoveClient, run_id: str) -> Run:

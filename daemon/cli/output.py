@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ import click
 from cove.daemon.client import ApiError, CoveClient, DaemonNotRunningError
 from cove.daemon.config import Config, ConfigError, load_config
 
-EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_NOT_RUNNING = 3
@@ -100,7 +98,3 @@ def ensure_daemon(cli: CliContext, timeout: float | None = None) -> CoveClient:
         except StartFailedError as exc:
             raise CommandError(f"could not start the daemon: {exc}") from None
     return CoveClient.from_home(config.paths.home)
-
-
-def is_tty() -> bool:
-    return sys.stdout.isatty()

@@ -9,8 +9,8 @@ import pytest
 
 from cove.daemon.grounding import GENERAL_SYSTEM_PROMPT
 from cove.finetune.base import (
+    MARKER,
     BaseModelError,
-    base_info,
     cached_base_dir,
     file_digest,
     find_cached_base,
@@ -27,7 +27,7 @@ def test_the_gguf_becomes_an_hf_directory(hf_base, default_gguf):
     config = json.loads((hf_base / "config.json").read_text())
     assert config["model_type"] == "llama"
     assert "quantization_config" not in config  # a plain dense model, trainable and saveable
-    info = base_info(hf_base)
+    info = json.loads((hf_base / MARKER).read_text())  # what prepare_base recorded
     assert info["sha256"] == file_digest(default_gguf)
     assert info["gguf"] == str(default_gguf)
 

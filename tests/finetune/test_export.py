@@ -17,7 +17,6 @@ from cove.finetune.export import (
     find_converter,
     modelfile,
     ollama_create,
-    write_modelfile,
 )
 from cove.finetune.install_converter import VERSION_FILE, extract_converter, install_converter
 from tests.support.ollama_create import OllamaCreateStandIn
@@ -97,8 +96,6 @@ def test_modelfile_text(tmp_path):
         "ADAPTER /home/me/.cove/adapters/a1/adapter.gguf",
         'SYSTEM """Be brief."""',
     ]
-    path = write_modelfile(tmp_path / "Modelfile", "smollm2:135m", adapter)
-    assert path.read_text() == modelfile("smollm2:135m", adapter)
 
 
 def test_ollama_create_uploads_the_adapter_and_names_the_base(tmp_path):

@@ -24,7 +24,7 @@ from cove.tui.answers import (
 )
 from cove.tui.app import key_sections
 from cove.tui.keys import key_label
-from cove.tui.training import NOT_SET_UP, Run, TrainingState, duration, fetch_training_state, when
+from cove.tui.training import Run, TrainingState, duration, fetch_training_state, when
 from cove.tui.widgets.status_bar import status_text
 
 README = Path(__file__).parents[2] / "README.md"
@@ -242,9 +242,7 @@ DOC = {
 }
 
 
-def test_training_state_is_unavailable_without_the_api() -> None:
-    state = fetch_training_state(Answers(404))
-    assert state == TrainingState.unavailable(NOT_SET_UP)
+def test_training_state_is_unavailable_when_the_daemon_says_so() -> None:
     with pytest.raises(ApiError):
         fetch_training_state(Answers(500))
     assert not fetch_training_state(Answers(None, {**DOC, "available": False})).available
