@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cove.daemon import evidence
+from cove.daemon.client.sources import place
 from cove.daemon.memories import MemoryHit
 from cove.daemon.runtime import ContextOverflowError, Message
 from cove.index.keywords import script_words
@@ -72,12 +73,8 @@ class Source:
     memory: dict | None = None
 
     def location(self) -> str:
-        """Where in the file: "page 3", "lines 10-24" or ""."""
-        if self.page is not None:
-            return f"page {self.page}"
-        if self.line_start is not None:
-            return f"lines {self.line_start}-{self.line_end}"
-        return ""
+        """Where in the file: "page 3", "line 4", "lines 10-24" or ""."""
+        return place(self.page, self.line_start, self.line_end)
 
     def as_dict(self, cited: bool) -> dict:
         """One entry of an answer's `sources` (design.md)."""

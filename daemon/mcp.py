@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from cove.daemon import __version__
 from cove.daemon.client import ApiError, CoveClient, DaemonNotRunningError, daemon_info
+from cove.daemon.client.sources import location
 from cove.daemon.config import Config
 from cove.daemon.hostcheck import LOOPBACK_NAMES, LoopbackHostOnly
 from cove.daemon.mcp_models import (
@@ -44,7 +45,6 @@ from cove.daemon.mcp_models import (
     SearchResult,
 )
 from cove.daemon.mcp_text import (
-    location,
     render_answer,
     render_folders,
     render_lines,

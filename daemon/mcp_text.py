@@ -15,15 +15,6 @@ from cove.daemon.mcp_models import (
 )
 
 
-def location(item: dict) -> str:
-    if item.get("page"):
-        return f"page {item['page']}"
-    start, end = item.get("line_start"), item.get("line_end")
-    if start and end and end != start:
-        return f"lines {start}-{end}"
-    return f"line {start}" if start else ""
-
-
 def describe(path: str, where: str, heading: list[str]) -> str:
     """'/notes/skerry.md, lines 3-4 — Skerry Island lighthouse'"""
     text = f"{path}, {where}" if where else path

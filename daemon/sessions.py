@@ -15,6 +15,8 @@ from typing import Any
 
 import sqlite_utils
 
+from cove.daemon.client.sources import NOT_CITED, cited, location
+
 
 class SessionNotFoundError(LookupError):
     pass
@@ -249,20 +251,17 @@ def _when(timestamp: float) -> str:
 
 
 def source_line(source: dict) -> str:
-    """`1. /notes/a.md — Ferries > Times, page 3, lines 12–18` (uncited ones say so)."""
+    """`1. /notes/a.md — Ferries > Times, lines 12-18` (uncited ones say so)."""
     heading = source.get("heading") or []
     if isinstance(heading, str):
         heading = [heading] if heading else []
     where = [" > ".join(heading)] if heading else []
-    if source.get("page") is not None:
-        where.append(f"page {source['page']}")
-    start, end = source.get("line_start"), source.get("line_end")
-    if start is not None:
-        where.append(f"lines {start}–{end}" if end not in (None, start) else f"line {start}")
+    if place := location(source):
+        where.append(place)
     line = f"{source.get('n', '?')}. `{source.get('path', '?')}`"
     if where:
         line += " — " + ", ".join(where)
-    return line if source.get("cited", True) else line + " (not cited)"
+    return line if cited(source) else f"{line} {NOT_CITED}"
 
 
 def _feedback_lines(feedback: dict | None) -> list[str]:

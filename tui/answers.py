@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cove.daemon.client.sources import NOT_CITED, cited, location
+
 # Lines of context shown above and below a source's own lines.
 SNIPPET_CONTEXT_LINES = 6
 # Formats Cove extracts text from: an editor would show the raw file, not that text.
@@ -123,16 +125,6 @@ def turns_from_messages(messages: list[dict]) -> list[Turn]:
     return turns
 
 
-def location(source: dict) -> str:
-    """'page 2', 'line 3' or 'lines 3-8' ('' when unknown)."""
-    if source.get("page") is not None:
-        return f"page {source['page']}"
-    start, end = source.get("line_start"), source.get("line_end")
-    if start is None:
-        return ""
-    return f"line {start}" if end in (None, start) else f"lines {start}-{end}"
-
-
 def told_you(taught_at: float) -> str:
     """How a memory is attributed, as the daemon words it: 'you told me, 2026-12-03'
     (the local date it was taught)."""
@@ -140,7 +132,8 @@ def told_you(taught_at: float) -> str:
 
 
 def source_label(source: dict) -> str:
-    """One line for the sources panel: number, file, heading trail, place, cited; for a
+    """One line for the sources panel: number, file, heading trail, place, and "(not cited)"
+    as the CLI marks a source the answer did not cite; for a
     memory, when the user taught it and the question they answered."""
     memory = source.get("memory")
     if memory:
@@ -152,7 +145,7 @@ def source_label(source: dict) -> str:
         if where := location(source):
             parts.append(where)
     label = "  ".join(parts)
-    return label + ("  (cited)" if source.get("cited") else "")
+    return label if cited(source) else f"{label}  {NOT_CITED}"
 
 
 def find_memory(memories: list[dict], memory_id: str) -> dict | None:

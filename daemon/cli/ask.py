@@ -18,6 +18,7 @@ from cove.daemon.cli.output import (
     pass_cli,
 )
 from cove.daemon.client import CoveClient
+from cove.daemon.client.sources import NOT_CITED, cited, location
 
 
 @click.command()
@@ -115,11 +116,9 @@ def format_sources(sources: list[dict]) -> str:
     lines = ["", "Sources:"]
     for source in sources:
         where = " > ".join(source["heading"])
-        if source["page"] is not None:
-            where += f" (page {source['page']})"
-        elif source["line_start"] is not None:
-            where += f" (lines {source['line_start']}-{source['line_end']})"
-        mark = "" if source["cited"] else "  (not cited)"
+        if place := location(source):
+            where += f" ({place})"
+        mark = "" if cited(source) else f"  {NOT_CITED}"
         if source.get("memory"):
             memory = source["memory"]
             day = time.strftime("%Y-%m-%d", time.localtime(memory["taught_at"]))
@@ -159,7 +158,5 @@ def register(group: click.Group) -> None:
 
 def _lines(quote: dict) -> str:
     """ " (line 12)" or " (lines 12-13)" after a quote, or nothing without lines."""
-    first, last = quote.get("line_start"), quote.get("line_end")
-    if first is None:
-        return ""
-    return f" (line {first})" if first == last else f" (lines {first}-{last})"
+    where = location(quote)
+    return f" ({where})" if where else ""

@@ -20,6 +20,7 @@ from cove.daemon.cli.output import (
     pass_cli,
     running_client,
 )
+from cove.daemon.client.sources import NOT_CITED, cited, location
 
 
 @click.group()
@@ -63,16 +64,12 @@ def list_(cli: CliContext, query: str | None, limit: int | None, as_json: bool) 
 
 
 def source_text(source: dict) -> str:
-    """`[1] /notes/a.md  Ferries > Times, page 3, lines 12-18`."""
+    """`[1] /notes/a.md  Ferries > Times, lines 12-18` (uncited ones say so)."""
     heading = source.get("heading") or []
-    where = [" > ".join(heading) if isinstance(heading, list) else str(heading)]
-    if source.get("page") is not None:
-        where.append(f"page {source['page']}")
-    if source.get("line_start") is not None:
-        where.append(f"lines {source['line_start']}-{source.get('line_end')}")
+    where = [" > ".join(heading) if isinstance(heading, list) else str(heading), location(source)]
     detail = ", ".join(w for w in where if w)
-    cited = "" if source.get("cited", True) else "  (not cited)"
-    return f"[{source.get('n')}] {source.get('path')}  {detail}".rstrip() + cited
+    mark = "" if cited(source) else f"  {NOT_CITED}"
+    return f"[{source.get('n')}] {source.get('path')}  {detail}".rstrip() + mark
 
 
 def _print_message(message: dict) -> None:

@@ -199,7 +199,7 @@ def test_export_markdown_has_the_title_turns_sources_and_feedback(db, ferry):
     assert text.index("At seven [1].") < text.index("And on Sundays?") < text.index("At nine.")
     assert "### You" in text and "### Cove (from your documents)" in text
     assert "### Cove (general knowledge)" in text
-    assert "1. `/notes/travel.md` — Islands > Ferries, lines 12–18\n" in text
+    assert "1. `/notes/travel.md` — Islands > Ferries, lines 12-18\n" in text
     assert "2. `/notes/timetable.pdf` — page 3 (not cited)\n" in text
     assert "Feedback: rated down" in text
     assert "> At nine and at noon." in text

@@ -81,7 +81,9 @@ def test_stored_messages_become_turns() -> None:
 
 
 def test_source_label_and_snippet_range() -> None:
-    assert source_label(SOURCE) == "[1] skerry.md  Skerry Island lighthouse  lines 3-4  (cited)"
+    assert source_label(SOURCE) == "[1] skerry.md  Skerry Island lighthouse  lines 3-4"
+    # as the CLI marks them: the sources the answer did not cite
+    assert source_label({**SOURCE, "cited": False}).endswith("lines 3-4  (not cited)")
     assert snippet_range(SOURCE) == (1, 10)
     assert snippet_range({**SOURCE, "page": 2}) is None  # pages have no line numbers
 
@@ -111,7 +113,7 @@ MEMORY_SOURCE = {
 def test_a_memory_source_is_what_you_told_me() -> None:
     assert told_you(TAUGHT) == "you told me, 2026-12-03"
     assert source_label(MEMORY_SOURCE) == (
-        "[1] you told me, 2026-12-03  “What is the name of my boat?”  (cited)"
+        "[1] you told me, 2026-12-03  “What is the name of my boat?”"
     )
     # Its question and answer are shown, not the teach file's lines.
     assert snippet_range(MEMORY_SOURCE) is None

@@ -12,7 +12,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from cove.tui.answers import location, told_you
+from cove.daemon.client.sources import location
+from cove.tui.answers import told_you
 
 
 class SnippetScreen(ModalScreen[bool]):
