@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shlex
-import socket
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from cove.daemon.config import Config
 from cove.daemon.paths import home_name, open_to_others
+from cove.daemon.ports import HOST, port_taken
 
 
 @dataclass
@@ -150,17 +150,14 @@ def _port(config: Config) -> Check:
     info = daemon_info(config.paths.home)
     if info and info.get("port") == config.port:
         return Check("port", True, f"{config.port} is Cove's (daemon pid {info['pid']})")
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", config.port))
-        except OSError as exc:
-            return Check(
-                "port",
-                False,
-                f"127.0.0.1:{config.port} is taken ({exc.strerror})",
-                "stop what uses it, or set COVE_PORT",
-            )
-    return Check("port", True, f"127.0.0.1:{config.port} is free")
+    if reason := port_taken(config.port):
+        return Check(
+            "port",
+            False,
+            f"{HOST}:{config.port} is taken ({reason})",
+            "stop what uses it, or set COVE_PORT",
+        )
+    return Check("port", True, f"{HOST}:{config.port} is free")
 
 
 def _offline(_: Config) -> Check:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hmac
 import inspect
 import logging
-import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -53,8 +52,8 @@ from cove.daemon.mcp_text import (
     render_search,
 )
 from cove.daemon.paths import ensure_token, private_umask
+from cove.daemon.ports import HOST, port_taken
 
-HOST = "127.0.0.1"  # loopback only, like the daemon
 HTTP_PATH = "/mcp"
 MAX_SEARCH_K = 50
 
@@ -302,12 +301,8 @@ async def run_uvicorn(app, port: int) -> None:
 
 def check_port_free(port: int) -> None:
     """Raise OSError now when the port is taken: uvicorn would exit 3, Cove's "not running"."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-        try:
-            sock.bind((HOST, port))
-        except OSError as exc:
-            raise OSError(f"cannot listen on {HOST}:{port}: {exc.strerror}") from None
+    if reason := port_taken(port):
+        raise OSError(f"cannot listen on {HOST}:{port}: {reason}")
 
 
 def configure_logging() -> None:

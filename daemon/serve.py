@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from contextlib import contextmanager
@@ -25,10 +24,10 @@ from cove.daemon import __version__
 from cove.daemon.config import Config, default_config_text, evidence_floor
 from cove.daemon.netguard import NetworkGuard, is_loopback
 from cove.daemon.paths import ensure_token, home_name, private_umask, tighten_home
+from cove.daemon.ports import HOST, port_taken
 
 log = logging.getLogger("cove.serve")
 
-HOST = "127.0.0.1"
 LOG_BYTES = 5 * 1024 * 1024
 LOG_BACKUPS = 5
 
@@ -114,17 +113,11 @@ def set_offline_environment() -> None:
 
 
 def check_port_free(port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        # As uvicorn binds: connections of a daemon just stopped linger in TIME_WAIT and
-        # must not make the port look taken (a live listener still does).
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((HOST, port))
-        except OSError as exc:
-            raise DaemonStartError(
-                f"port {port} on {HOST} is in use ({exc.strerror}): stop what uses it, "
-                "or set COVE_PORT / [daemon] port"
-            ) from None
+    if reason := port_taken(port):
+        raise DaemonStartError(
+            f"port {port} on {HOST} is in use ({reason}): stop what uses it, "
+            "or set COVE_PORT / [daemon] port"
+        )
 
 
 def install_guard(config: Config) -> NetworkGuard:
