@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import sqlite_utils
 
 from cove.daemon.client.sources import NOT_CITED, cited, location
+from cove.index.transactions import transaction
 
 
 class SessionNotFoundError(LookupError):
@@ -24,18 +23,6 @@ class SessionNotFoundError(LookupError):
 
 class MessageNotFoundError(LookupError):
     pass
-
-
-@contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[None]:
-    """BEGIN IMMEDIATE ... COMMIT on cove.db's autocommit connection (rolled back on error)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 def new_id(prefix: str) -> str:

@@ -13,6 +13,8 @@ from itertools import islice
 import numpy as np
 import sqlite_utils
 
+from cove.index.transactions import transaction
+
 BATCH = 500
 
 
@@ -100,15 +102,10 @@ class CachedEmbedding:
         batch = dict(islice(self._waiting.items(), self.batch_size))
         fresh = np.asarray(self.embed(list(batch.values())), dtype=np.float32)
         rows = [(h, self.model, v.tobytes()) for h, v in zip(batch, fresh, strict=True)]
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.db):
             self.db.conn.executemany(
                 "INSERT OR REPLACE INTO embeddings (hash, model, vector) VALUES (?, ?, ?)", rows
             )
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
         for digest, vector in zip(batch, fresh, strict=True):
             del self._waiting[digest]
             self._vectors[digest] = vector

@@ -11,29 +11,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlite_utils
 
 from cove.index.keywords import fts_columns
+from cove.index.transactions import transaction
 
 INDEXED = "indexed"
 SKIPPED = "skipped"
 FAILED = "failed"
-
-
-@contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[None]:
-    """BEGIN IMMEDIATE ... COMMIT on an autocommit connection (rolled back on error)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 # --- folders ------------------------------------------------------------------------

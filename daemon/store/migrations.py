@@ -17,6 +17,7 @@ from collections.abc import Callable
 import sqlite_utils
 
 from cove.index.keywords import fts_columns
+from cove.index.transactions import transaction
 
 Migration = Callable[[sqlite_utils.Database], None]
 MIGRATIONS: list[Migration] = []
@@ -169,19 +170,13 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     for number, fn in enumerate(MIGRATIONS, start=1):
         if fn.__name__ in done:
             continue
-        conn = db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(db):
             fn(db)
-            conn.execute(
+            db.execute(
                 "INSERT INTO _migrations (id, name, applied_at) VALUES (?, ?, ?)",
                 [number, fn.__name__, time.time()],
             )
-            conn.execute(f"PRAGMA user_version = {number}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            db.execute(f"PRAGMA user_version = {number}")
         applied.append(fn.__name__)
     return applied
 
