@@ -22,7 +22,7 @@ from pathlib import Path
 from cove.daemon import upkeep, watched
 from cove.daemon.config import Config
 from cove.daemon.diskspace import DiskSpace, NoSpaceError
-from cove.daemon.ingest import FileIngester
+from cove.daemon.ingest import FileIngester, forget_files
 from cove.daemon.store.db import connect
 from cove.index import manifest
 from cove.index.ignore import IgnoreRules
@@ -340,7 +340,7 @@ class Indexer:
             self.space.succeeded()
         elif task.kind == "delete":
             key = escape_path(task.path)
-            self._forget(manifest.paths_under(self._db, key) + [key])
+            forget_files(self._db, self.store, manifest.paths_under(self._db, key) + [key])
         elif task.kind == "move":
             self._move(task.path, task.dest)
         elif task.kind == "reconcile":
@@ -382,7 +382,7 @@ class Indexer:
         for path in paths:
             found = self.folder_for(path)
             if found is None or found[1].is_ignored(path):
-                self._forget([escape_path(path)])
+                forget_files(self._db, self.store, [escape_path(path)])
             else:
                 wanted.append((found[0], path))
 
@@ -396,11 +396,6 @@ class Indexer:
         self.counters.ingests_total += outcome.ingested
         for path in outcome.reread:  # changed while read: again once it has settled
             self.file_changed(path)
-
-    def _forget(self, paths: list[str]) -> None:
-        ids = manifest.delete_files(self._db, paths)
-        if ids:
-            self.store.delete(ids)
 
     def _move(self, src: str, dest: str) -> None:
         """A rename keeps its chunks and vectors; only the manifest path changes."""
@@ -420,7 +415,7 @@ class Indexer:
             if row is None:
                 continue
             if target is None or target[1].is_ignored(new_path):
-                self._forget([old])
+                forget_files(self._db, self.store, [old])
                 continue
             manifest.rename_file(self._db, row["id"], new, target[0])
             # Cheap: same size and mtime, nothing to do.

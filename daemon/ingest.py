@@ -41,6 +41,13 @@ GC_DELAY_S = 2.0
 MAX_REREADS = 3
 
 
+def forget_files(db: sqlite_utils.Database, store: VectorStore, paths: list[str]) -> None:
+    """Drop files (manifest keys) from the index: their rows, chunks and vectors."""
+    ids = manifest.delete_files(db, paths)
+    if ids:
+        store.delete(ids)
+
+
 @dataclass
 class Outcome:
     embedded: int = 0
@@ -164,7 +171,7 @@ class FileIngester:
         try:
             info = os.lstat(path)
         except FileNotFoundError:
-            self._forget(db, store, [key])
+            forget_files(db, store, [key])
             return None
         if stat.S_ISLNK(info.st_mode):
             self._record_link(db, store, folder_id, path, info)
@@ -367,11 +374,6 @@ class FileIngester:
                 return True
         return False
 
-    def _forget(self, db, store, paths: list[str]) -> None:
-        ids = manifest.delete_files(db, paths)
-        if ids:
-            store.delete(ids)
-
     # --- housekeeping ---------------------------------------------------------------
 
     def collect_garbage(
@@ -419,7 +421,7 @@ class FileIngester:
         for path, key, size in changed:
             if key not in known and by_size.get(size):
                 self._adopt_by_hash(db, folder_id, path, by_size[size], gone)
-        self._forget(db, store, gone)
+        forget_files(db, store, gone)
         return [path for path, _, _ in changed]
 
     def _adopt_by_hash(self, db, folder_id, path, candidates, gone) -> None:
