@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+HEARTBEAT_S = 15.0  # a keep-alive comment after this long without an event
 
 
 def sse_content(description: str, events: tuple[str, ...] = ("message",)) -> dict:
@@ -34,3 +37,29 @@ def sse_response(events: AsyncIterator[str]) -> StreamingResponse:
     """Stream `events`; when the client disconnects Starlette cancels the iterator, and the
     runtime's iterator cancels generation in its `finally`."""
     return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def poll_events(
+    request: Request,
+    read: Callable[[], Awaitable[dict]],
+    event: str,
+    interval_s: float,
+    last: Callable[[dict], bool] = lambda _: False,
+) -> AsyncIterator[str]:
+    """An `event` each time `read()` answers something new, asked every `interval_s`, and a
+    keep-alive comment after HEARTBEAT_S of quiet; until the client goes, or after the
+    event whose value `last` accepts (a run that has ended)."""
+    previous: dict | None = None
+    quiet = 0.0
+    while not await request.is_disconnected():
+        value = await read()
+        if value != previous:
+            yield sse_data(value, event=event)
+            previous, quiet = value, 0.0
+            if last(value):
+                return
+        elif quiet >= HEARTBEAT_S:
+            yield ": keep-alive\n\n"
+            quiet = 0.0
+        await asyncio.sleep(interval_s)
+        quiet += interval_s

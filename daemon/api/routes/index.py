@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from cove.daemon.api.errors import ApiError, responses
-from cove.daemon.api.sse import sse_content, sse_data, sse_response
+from cove.daemon.api.sse import poll_events, sse_content, sse_response
 from cove.daemon.api.state import DaemonState
 from cove.daemon.diskspace import NoSpaceError
 from cove.index import manifest
@@ -18,7 +17,6 @@ from cove.index import manifest
 router = APIRouter(prefix="/api/index", tags=["index"])
 
 EVENT_INTERVAL_S = 0.25
-HEARTBEAT_S = 15.0
 
 
 def _state(request: Request) -> DaemonState:
@@ -74,20 +72,9 @@ async def act(action: Action, request: Request) -> dict:
     ),
 )
 async def events(request: Request):
-    return sse_response(_status_events(request))
-
-
-async def _status_events(request: Request) -> AsyncIterator[str]:
     indexer = _state(request).indexer
-    last: dict | None = None
-    quiet = 0.0
-    while not await request.is_disconnected():
-        status = indexer.status()
-        if status != last:
-            yield sse_data(status, event="status")
-            last, quiet = status, 0.0
-        elif quiet >= HEARTBEAT_S:
-            yield ": keep-alive\n\n"
-            quiet = 0.0
-        await asyncio.sleep(EVENT_INTERVAL_S)
-        quiet += EVENT_INTERVAL_S
+
+    async def status() -> dict:
+        return indexer.status()
+
+    return sse_response(poll_events(request, status, "status", EVENT_INTERVAL_S))

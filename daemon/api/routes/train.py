@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from cove.daemon.api.errors import ApiError, responses
-from cove.daemon.api.sse import sse_content, sse_data, sse_response
+from cove.daemon.api.sse import poll_events, sse_content, sse_response
 from cove.daemon.api.state import DaemonState
 from cove.daemon.training import TERMINAL, RunNotFoundError, TrainingBusyError
 
 router = APIRouter(prefix="/api/train", tags=["training"])
 
 EVENT_INTERVAL_S = 0.5
-HEARTBEAT_S = 15.0
 
 
 class StartBody(BaseModel):
@@ -101,24 +99,14 @@ async def run_events(run_id: str, request: Request):
         training.get_run(run_id)
     except RunNotFoundError as exc:
         raise ApiError(404, str(exc), "run_not_found") from None
-    return sse_response(_run_events(request, training, run_id))
 
+    async def run() -> dict:
+        return await asyncio.to_thread(training.get_run, run_id)
 
-async def _run_events(request: Request, training, run_id: str) -> AsyncIterator[str]:
-    last: dict | None = None
-    quiet = 0.0
-    while not await request.is_disconnected():
-        run = await asyncio.to_thread(training.get_run, run_id)
-        if run != last:
-            yield sse_data(run, event="run")
-            last, quiet = run, 0.0
-            if run["status"] in TERMINAL:
-                return
-        elif quiet >= HEARTBEAT_S:
-            yield ": keep-alive\n\n"
-            quiet = 0.0
-        await asyncio.sleep(EVENT_INTERVAL_S)
-        quiet += EVENT_INTERVAL_S
+    events = poll_events(
+        request, run, "run", EVENT_INTERVAL_S, last=lambda doc: doc["status"] in TERMINAL
+    )
+    return sse_response(events)
 
 
 @router.put(
