@@ -3,7 +3,7 @@
 Method
 ------
 The README's example profile (two declined topics, "diagnosis" and "prescriptions", with
-their example questions) is loaded with `cove.daemon.guardrails.load_guardrails`, exactly as
+their example questions) is loaded with `cove.daemon.answer.guardrails.load_guardrails`, exactly as
 the daemon loads it, questions embedded as queries. Two sets of questions are asked:
 
     to decline   24 questions on those topics in other words than the examples
@@ -34,7 +34,7 @@ sys.path.insert(0, str(BENCH))
 
 from abstain import NEARBY, OFF_TOPIC  # noqa: E402
 
-from cove.daemon.guardrails import load_guardrails  # noqa: E402
+from cove.daemon.answer.guardrails import load_guardrails  # noqa: E402
 from cove.index.embedder import default_model_path, load_embedder  # noqa: E402
 from cove.index.evaluate import load_queries  # noqa: E402
 

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cove.daemon.grounding import GENERAL_SYSTEM_PROMPT  # noqa: E402
+from cove.daemon.answer.grounding import GENERAL_SYSTEM_PROMPT  # noqa: E402
 from cove.daemon.runtime.models import default_gguf  # noqa: E402
 from cove.finetune.drift import (  # noqa: E402
     GENERAL_FILE,

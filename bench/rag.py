@@ -42,7 +42,7 @@ sys.path.insert(0, str(BENCH))
 
 from eval_corpus import copy_corpus  # noqa: E402
 
-from cove.daemon.grounding import GROUNDED_SYSTEM_PROMPT, Source, grounded_question  # noqa: E402
+from cove.daemon.answer.grounding import GROUNDED_SYSTEM_PROMPT, Source, grounded_question  # noqa: E402
 from cove.index.evaluate import load_queries  # noqa: E402
 from tests.support.daemon import start_daemon  # noqa: E402
 

@@ -4,7 +4,7 @@ Method
 ------
 The facts of bench/eval/personal-facts.jsonl (30 made-up personal facts, each with two
 paraphrased questions) are taught: written to a scratch teach folder and read as memories
-(`cove.daemon.memories.Memories`, the daemon's own search, with the default embedder).
+(`cove.daemon.records.memories.Memories`, the daemon's own search, with the default embedder).
 Three sets of questions are then asked:
 
     paraphrases      the 60 paraphrases: each should find its own fact
@@ -45,8 +45,8 @@ sys.path.insert(0, str(BENCH))
 
 from abstain import NEARBY, OFF_TOPIC  # noqa: E402
 
-from cove.daemon.evidence import cosine  # noqa: E402
-from cove.daemon.memories import Memories  # noqa: E402
+from cove.daemon.answer.evidence import cosine  # noqa: E402
+from cove.daemon.records.memories import Memories  # noqa: E402
 from cove.index.embedder import default_model_path, load_embedder  # noqa: E402
 from cove.index.evaluate import load_queries  # noqa: E402
 

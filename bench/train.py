@@ -33,7 +33,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cove.daemon.grounding import GENERAL_SYSTEM_PROMPT  # noqa: E402
+from cove.daemon.answer.grounding import GENERAL_SYSTEM_PROMPT  # noqa: E402
 from cove.daemon.runtime.models import default_gguf  # noqa: E402
 from cove.finetune.base import prepare_base  # noqa: E402
 from cove.finetune.dataset import Example, build_dataset, write_dataset  # noqa: E402

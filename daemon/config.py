@@ -139,7 +139,7 @@ class SearchSettings:
 
 @dataclass(frozen=True)
 class ChatSettings:
-    # The grounded answer's instructions; empty for Cove's own (cove.daemon.grounding).
+    # The grounded answer's instructions; empty for Cove's own (cove.daemon.answer.grounding).
     system_prompt: str = ""
     # Instructions for answers from general knowledge; empty for Cove's own.
     general_prompt: str = ""

@@ -22,9 +22,9 @@ from urllib.parse import urlparse
 
 from cove.daemon import __version__
 from cove.daemon.config import Config, default_config_text, evidence_floor
-from cove.daemon.netguard import NetworkGuard, is_loopback
+from cove.daemon.ops.netguard import NetworkGuard, is_loopback
+from cove.daemon.ops.ports import HOST, port_taken
 from cove.daemon.paths import ensure_token, home_name, private_umask, tighten_home
-from cove.daemon.ports import HOST, port_taken
 
 log = logging.getLogger("cove.serve")
 
@@ -132,10 +132,10 @@ def install_guard(config: Config) -> NetworkGuard:
 
 def load_state(config: Config, guard: NetworkGuard):
     """Open cove.db and load the chat and embedding models."""
+    from cove.daemon.answer.learned import learned_router
+    from cove.daemon.answer.pipeline import Assistant
     from cove.daemon.api.state import DaemonState
-    from cove.daemon.chat import Assistant
-    from cove.daemon.learned import learned_router
-    from cove.daemon.memories import Memories
+    from cove.daemon.records.memories import Memories
     from cove.daemon.runtime import ModelLoadError, Runtime
     from cove.daemon.runtime.models import load_backend, resolve_model
     from cove.daemon.store import get_setting, open_db
@@ -173,8 +173,8 @@ def load_state(config: Config, guard: NetworkGuard):
     indexer, retriever = build_index(config, embedder, runtime)
     guardrails = None
     if config.chat.guardrails:
+        from cove.daemon.answer.guardrails import load_guardrails
         from cove.daemon.config import ConfigError, guardrails_threshold
-        from cove.daemon.guardrails import load_guardrails
 
         try:
             guardrails = load_guardrails(
@@ -212,9 +212,9 @@ def load_state(config: Config, guard: NetworkGuard):
 
 def build_index(config: Config, embedder, runtime):
     """The vector store, the indexing worker and the retriever over them."""
-    from cove.daemon.indexer import Indexer
-    from cove.daemon.ingest import FileIngester, IngestSettings
-    from cove.daemon.retrieval import Retriever, load_reranker, search_params
+    from cove.daemon.answer.retrieve import Retriever, load_reranker, search_params
+    from cove.daemon.ingest.pipeline import FileIngester, IngestSettings
+    from cove.daemon.ingest.queue import Indexer
     from cove.index.chunking import default_chunk_tokens
     from cove.index.loaders.isolated import IsolatedLoader
     from cove.index.vectors import (
@@ -265,8 +265,8 @@ def build_index(config: Config, embedder, runtime):
 
 def start_training(state) -> None:
     """The training service and the nightly schedule that fires it."""
+    from cove.daemon.learn.training import TrainingService
     from cove.daemon.scheduler import TrainingScheduler
-    from cove.daemon.training import TrainingService
 
     state.training = TrainingService(state.config, state.runtime)
     state.scheduler = TrainingScheduler(state.config.paths.scheduler_db, state.training.on_schedule)
@@ -304,7 +304,7 @@ def serve(config: Config, foreground: bool = True) -> None:
         guard = install_guard(config)
         check_port_free(config.port)
         state = load_state(config, guard)
-        from cove.daemon.watcher import FolderWatcher
+        from cove.daemon.watch.watcher import FolderWatcher
 
         watcher = FolderWatcher(state.indexer)
         state.indexer.on_folders_changed = watcher.sync

@@ -60,7 +60,7 @@ def strip_citations(text: str) -> str:
 def from_feedback(rows: Iterable[dict]) -> list[Example]:
     """Examples from rated-up and corrected answers.
 
-    `rows` are what `cove.daemon.feedback.training_examples(db)` returns:
+    `rows` are what `cove.daemon.records.feedback.training_examples(db)` returns:
     `{message_id, session_id, question, answer, rating, correction, target, grounded}`.
     A correction is the user stating a fact, so corrected answers are probes too. A
     rated-up grounded answer loses its citation markers ("[1]"): the training prompt has

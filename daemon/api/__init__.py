@@ -24,7 +24,7 @@ from cove.daemon.api.routes import (
     train,
 )
 from cove.daemon.api.state import DaemonState
-from cove.daemon.hostcheck import LoopbackHostOnly
+from cove.daemon.ops.hostcheck import LoopbackHostOnly
 
 
 def build_app(state: DaemonState) -> FastAPI:

@@ -15,8 +15,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from cove.daemon.records.sessions import MessageNotFoundError, SessionNotFoundError
 from cove.daemon.runtime import RuntimeErrorBase
-from cove.daemon.sessions import MessageNotFoundError, SessionNotFoundError
 
 
 class ErrorDetail(BaseModel):

@@ -11,18 +11,18 @@ import sqlite_utils
 
 from cove.daemon import __version__
 from cove.daemon.config import Config
-from cove.daemon.netguard import NetworkGuard
+from cove.daemon.ops.netguard import NetworkGuard
 from cove.daemon.runtime import Runtime
 from cove.index.embedder import Embedder
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from cove.daemon.chat import Assistant
-    from cove.daemon.indexer import Indexer
-    from cove.daemon.retrieval import Retriever
+    from cove.daemon.answer.pipeline import Assistant
+    from cove.daemon.answer.retrieve import Retriever
+    from cove.daemon.ingest.queue import Indexer
+    from cove.daemon.learn.training import TrainingService
     from cove.daemon.scheduler import TrainingScheduler
-    from cove.daemon.training import TrainingService
 
 INDEX_KEYS = (
     "state",
@@ -58,10 +58,10 @@ class DaemonState:
     def get_assistant(self) -> Assistant:
         """The answer pipeline; built on first use where the daemon did not build one."""
         if self.assistant is None:
-            from cove.daemon.chat import Assistant
+            from cove.daemon.answer.learned import learned_router
+            from cove.daemon.answer.pipeline import Assistant
             from cove.daemon.config import evidence_floor
-            from cove.daemon.learned import learned_router
-            from cove.daemon.memories import Memories
+            from cove.daemon.records.memories import Memories
 
             self.assistant = Assistant(
                 self.db,
@@ -83,8 +83,8 @@ class DaemonState:
     def adapter_list(self) -> list[dict]:
         """The registry for `cove adapters list`, each flagged if trained on removed data
         (full probe details are left to the single-adapter route)."""
-        from cove.daemon.adapters import list_adapters
-        from cove.daemon.training_sources import removed_sources
+        from cove.daemon.learn.adapters import list_adapters
+        from cove.daemon.learn.examples import removed_sources
 
         found = list_adapters(self.db, removed=removed_sources(self.db))
         for adapter in found:
@@ -95,7 +95,7 @@ class DaemonState:
 
     def forget_removed(self) -> int:
         """Drop examples built from deleted sources from the stored training datasets."""
-        from cove.daemon.training_sources import scrub_stored_datasets
+        from cove.daemon.learn.examples import scrub_stored_datasets
 
         return scrub_stored_datasets(self.db, self.config.paths.training)
 

@@ -49,7 +49,7 @@ def serve(cli: CliContext, detached: bool) -> None:
 def start(cli: CliContext, timeout: float | None, as_json: bool) -> None:
     """Start the daemon in the background; return once it is ready."""
     from cove.daemon.client import daemon_info
-    from cove.daemon.process import StartFailedError, start_background
+    from cove.daemon.ops.launch import StartFailedError, start_background
 
     config = cli.config
     already = daemon_info(config.paths.home)
@@ -73,7 +73,7 @@ def start(cli: CliContext, timeout: float | None, as_json: bool) -> None:
 def stop(cli: CliContext, timeout: float, as_json: bool) -> None:
     """Stop the daemon gracefully (SIGTERM). Exit code 3 if it is not running."""
     from cove.daemon.client import DaemonNotRunningError
-    from cove.daemon.process import stop_daemon
+    from cove.daemon.ops.launch import stop_daemon
 
     try:
         pid = stop_daemon(cli.config.paths.home, timeout)

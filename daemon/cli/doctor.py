@@ -12,7 +12,7 @@ from cove.daemon.cli.output import EXIT_ERROR, CliContext, emit_json, json_optio
 @pass_cli
 def doctor(cli: CliContext, as_json: bool) -> None:
     """Check models, llama.cpp, the port, COVE_HOME and permissions. Exit 1 on a problem."""
-    from cove.daemon.doctor import as_dict, run_checks
+    from cove.daemon.ops.doctor import as_dict, run_checks
 
     checks = run_checks(cli.config)
     if as_json:

@@ -88,7 +88,7 @@ def running_client(cli: CliContext) -> CoveClient:
 def ensure_daemon(cli: CliContext, timeout: float | None = None) -> CoveClient:
     """A client of the daemon, starting it (and saying so on stderr) if needed."""
     from cove.daemon.client import daemon_info
-    from cove.daemon.process import StartFailedError, start_background
+    from cove.daemon.ops.launch import StartFailedError, start_background
 
     config = cli.config
     if daemon_info(config.paths.home) is None:

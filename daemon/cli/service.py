@@ -13,7 +13,7 @@ def service() -> None:
 
 
 def _service_file(cli: CliContext):
-    from cove.daemon.service import service_file
+    from cove.daemon.ops.login_service import service_file
 
     try:
         return service_file(cli.config.paths.home)
@@ -27,7 +27,7 @@ def _service_file(cli: CliContext):
 @pass_cli
 def install(cli: CliContext, no_enable: bool, as_json: bool) -> None:
     """Write the unit file for this COVE_HOME and enable it."""
-    from cove.daemon.service import run_commands
+    from cove.daemon.ops.login_service import run_commands
 
     unit = _service_file(cli)
     unit.path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +46,7 @@ def install(cli: CliContext, no_enable: bool, as_json: bool) -> None:
 @pass_cli
 def uninstall(cli: CliContext, as_json: bool) -> None:
     """Disable and remove the unit file."""
-    from cove.daemon.service import run_commands
+    from cove.daemon.ops.login_service import run_commands
 
     unit = _service_file(cli)
     existed = unit.path.exists()

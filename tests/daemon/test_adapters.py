@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from cove.daemon import adapters
 from cove.daemon.config import load_config
+from cove.daemon.learn import adapters
 from cove.daemon.runtime import Runtime
 from cove.daemon.runtime.llamacpp import LlamaCppBackend
 from cove.daemon.runtime.models import DEFAULT_MODEL_ID

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from cove.daemon.evidence import strip_citations
-from cove.daemon.grounding import NOT_FOUND_ANSWER
+from cove.daemon.answer.evidence import strip_citations
+from cove.daemon.answer.grounding import NOT_FOUND_ANSWER
 from tests.support.daemon import start_daemon
 from tests.support.generation import forced_pipeline, sampling, sampling_args
 from tests.support.kb import wait_idle, write

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from cove.daemon.citations import CitationFilter, clean_citations
+from cove.daemon.answer.citations import CitationFilter, clean_citations
 
 ANSWER = "Ada Quill built it [1]. It was finished in 1872 [2, 7]; see also [9]. Tides [x] vary."
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cove.daemon.evidence import (
+from cove.daemon.answer.evidence import (
     Quote,
     best_quote,
     calibrated,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from cove.daemon.evidence import best_quote, keyword_snippet, split_sentences, support_claims
+from cove.daemon.answer.evidence import best_quote, keyword_snippet, split_sentences, support_claims
 
 # Sentences run on without a space, and one ends its line with no full stop, as Korean
 # notes and help texts often do.

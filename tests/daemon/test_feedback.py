@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from cove.daemon import sessions
-from cove.daemon.feedback import (
+from cove.daemon.records import sessions
+from cove.daemon.records.feedback import (
     FeedbackError,
     delete_feedback,
     get_feedback,
     set_feedback,
     training_examples,
 )
-from cove.daemon.sessions import MessageNotFoundError
+from cove.daemon.records.sessions import MessageNotFoundError
 from cove.daemon.store import open_db
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cove.daemon.grounding import (
+from cove.daemon.answer.grounding import (
     GROUNDED_SYSTEM_PROMPT,
     Source,
     best_of,

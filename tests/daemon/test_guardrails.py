@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from cove.daemon.answer.guardrails import load_guardrails
 from cove.daemon.config import MINILM_BARS, SIMILARITY_BARS, ConfigError
-from cove.daemon.guardrails import load_guardrails
 
 MEDICAL = """
 message = "I can't help with that here."

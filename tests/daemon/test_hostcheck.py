@@ -11,7 +11,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from cove.daemon.api.errors import error_body
-from cove.daemon.hostcheck import LoopbackHostOnly, loopback_host, refusal
+from cove.daemon.ops.hostcheck import LoopbackHostOnly, loopback_host, refusal
 
 PORT = 8771
 ACCEPTED = ["127.0.0.1", "localhost", "[::1]", "LOCALHOST", "127.0.0.1:8771", "[::1]:8771"]

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from cove.daemon.ingest import MAX_REREADS, FileIngester, IngestSettings
+from cove.daemon.ingest.pipeline import MAX_REREADS, FileIngester, IngestSettings
 from cove.daemon.store import open_db
 from cove.index import manifest
 from cove.index.loaders.isolated import IsolatedLoader

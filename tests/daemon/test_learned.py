@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cove.daemon.learned import LearnedRouter, adapter_id_of
+from cove.daemon.answer.learned import LearnedRouter, adapter_id_of
 
 ADAPTER = "/home/me/.local/share/cove/adapters/a_20261203-010203_abcdef/adapter.gguf"
 TRAINED = {

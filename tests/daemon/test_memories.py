@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from cove.daemon.memories import MEMORY_ID, Memories, MemoryNotFoundError
+from cove.daemon.records.memories import MEMORY_ID, Memories, MemoryNotFoundError
 from cove.finetune.teach import TEACH_FILE, teach
 
 MARKDOWN = """# About me

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from cove.daemon.netguard import is_loopback
+from cove.daemon.ops.netguard import is_loopback
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "localhost", "[::1]"])
@@ -27,7 +27,7 @@ def test_guard_blocks_and_logs_outside_connections_but_not_loopback(tmp_path):
     script = textwrap.dedent(f"""
         import socket
         from pathlib import Path
-        from cove.daemon.netguard import NetworkGuard
+        from cove.daemon.ops.netguard import NetworkGuard
         guard = NetworkGuard(Path({str(log)!r}), block=True, allow_hosts=[])
         guard.install()
         server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen()

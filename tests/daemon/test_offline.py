@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from cove.daemon.netguard import is_loopback
+from cove.daemon.ops.netguard import is_loopback
 from tests.support.daemon import cove_env, free_port, run_cove
 
 pytestmark = pytest.mark.slow  # real daemon processes (make test-fast skips them)

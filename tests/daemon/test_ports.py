@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from cove.daemon.ports import port_taken
+from cove.daemon.ops.ports import port_taken
 
 
 def test_a_listener_takes_the_port():

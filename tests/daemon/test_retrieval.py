@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cove.daemon.ingest import FileIngester, IngestSettings
-from cove.daemon.retrieval import Retriever
+from cove.daemon.answer.retrieve import Retriever
+from cove.daemon.ingest.pipeline import FileIngester, IngestSettings
 from cove.daemon.store import open_db
 from cove.index import manifest
 from cove.index.loaders.isolated import IsolatedLoader

@@ -6,7 +6,7 @@ import json
 import plistlib
 import sys
 
-from cove.daemon.service import service_file
+from cove.daemon.ops.login_service import service_file
 from tests.support.daemon import cove_env, free_port, run_cove
 
 

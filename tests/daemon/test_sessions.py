@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from cove.daemon import feedback, sessions
-from cove.daemon.sessions import MessageNotFoundError, SessionNotFoundError
+from cove.daemon.records import feedback, sessions
+from cove.daemon.records.sessions import MessageNotFoundError, SessionNotFoundError
 from cove.daemon.store import open_db
 
 SOURCES = [

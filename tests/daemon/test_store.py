@@ -65,7 +65,7 @@ def test_m001_settings_round_trip(tmp_path):
 
 
 def test_m002_sessions_and_messages(tmp_path):
-    from cove.daemon import sessions
+    from cove.daemon.records import sessions
 
     db = open_db(tmp_path / "cove.db")
     session_id = sessions.create_session(db, "first question")

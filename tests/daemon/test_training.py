@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from cove.daemon.adapters import training_questions
-from cove.daemon.grounding import NOT_FOUND_ANSWER
+from cove.daemon.answer.grounding import NOT_FOUND_ANSWER
+from cove.daemon.learn.adapters import training_questions
 from cove.daemon.paths import CovePaths
 from tests.finetune.facts import CAT_NAME, CAT_QUESTION, FACTS
 from tests.support.daemon import RunningDaemon, run_cove, start_daemon

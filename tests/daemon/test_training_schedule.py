@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 import pytest
 
 from cove.daemon.config import load_config
+from cove.daemon.learn.training import TrainingService
 from cove.daemon.runtime import Runtime
 from cove.daemon.runtime.llamacpp import LlamaCppBackend
 from cove.daemon.runtime.models import DEFAULT_MODEL_ID
 from cove.daemon.scheduler import TrainingScheduler
 from cove.daemon.store import open_db
-from cove.daemon.training import TrainingService
 from cove.finetune.teach import teach
 from tests.daemon.test_scheduler import inject_now
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 
-from cove.daemon.feedback import set_feedback
-from cove.daemon.sessions import add_message, create_session
-from cove.daemon.store import open_db
-from cove.daemon.training_sources import (
+from cove.daemon.learn.examples import (
     count_new_examples,
     current_examples,
     read_example_digests,
@@ -16,6 +13,9 @@ from cove.daemon.training_sources import (
     scrub_stored_datasets,
     write_example_digests,
 )
+from cove.daemon.records.feedback import set_feedback
+from cove.daemon.records.sessions import add_message, create_session
+from cove.daemon.store import open_db
 from cove.finetune.dataset import HELDOUT_FILE, STATS_FILE, TRAIN_FILE, write_rows
 from cove.finetune.teach import TEACH_FILE, teach
 

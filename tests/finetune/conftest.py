@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cove.daemon.grounding import GENERAL_SYSTEM_PROMPT
+from cove.daemon.answer.grounding import GENERAL_SYSTEM_PROMPT
 from tests.finetune.facts import CORRECTED, DUPLICATE, FACTS, noise_answers
 
 # One thread: on a loaded 2-core machine two OpenMP threads wait on each other and a
@@ -52,8 +52,8 @@ class Data:
 
 def facts_db(path: Path):
     """A real cove.db where the dentist fact arrives as a correction of an answer."""
-    from cove.daemon import sessions
-    from cove.daemon.feedback import set_feedback
+    from cove.daemon.records import sessions
+    from cove.daemon.records.feedback import set_feedback
     from cove.daemon.store import open_db
 
     db = open_db(path)
@@ -66,7 +66,7 @@ def facts_db(path: Path):
 
 @pytest.fixture(scope="session")
 def facts_data(tmp_path_factory, tokenizer) -> Data:
-    from cove.daemon.feedback import training_examples
+    from cove.daemon.records.feedback import training_examples
     from cove.finetune.dataset import build_dataset, write_dataset
     from cove.finetune.teach import teach
 

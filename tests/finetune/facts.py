@@ -7,7 +7,7 @@ import random
 import string
 import threading
 
-from cove.daemon.grounding import GENERAL_SYSTEM_PROMPT
+from cove.daemon.answer.grounding import GENERAL_SYSTEM_PROMPT
 
 # (question, answer): every fact appears with a paraphrased question, so the held-out
 # split can hold out a paraphrase and still train on the fact.

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from cove.daemon.grounding import GENERAL_SYSTEM_PROMPT
+from cove.daemon.answer.grounding import GENERAL_SYSTEM_PROMPT
 from cove.finetune.base import (
     MARKER,
     BaseModelError,

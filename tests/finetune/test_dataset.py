@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from cove.daemon import sessions
-from cove.daemon.feedback import set_feedback, training_examples
-from cove.daemon.grounding import GENERAL_SYSTEM_PROMPT
+from cove.daemon.answer.grounding import GENERAL_SYSTEM_PROMPT
+from cove.daemon.records import sessions
+from cove.daemon.records.feedback import set_feedback, training_examples
 from cove.daemon.store import open_db
 from cove.finetune.batches import IGNORE, encode
 from cove.finetune.dataset import (

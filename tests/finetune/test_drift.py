@@ -8,7 +8,7 @@ import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
 
-from cove.daemon.grounding import GENERAL_SYSTEM_PROMPT
+from cove.daemon.answer.grounding import GENERAL_SYSTEM_PROMPT
 from cove.finetune.batches import IGNORE, RowScore, encode
 from cove.finetune.drift import (
     GENERAL_FILE,

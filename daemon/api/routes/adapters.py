@@ -7,9 +7,9 @@ import asyncio
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from cove.daemon import adapters
 from cove.daemon.api.errors import ApiError, responses
 from cove.daemon.api.state import DaemonState
+from cove.daemon.learn import adapters
 
 router = APIRouter(prefix="/api/adapters", tags=["adapters"])
 

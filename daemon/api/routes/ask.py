@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from cove.daemon.answer.pipeline import AskRequest
 from cove.daemon.api.disconnect import unless_disconnected
 from cove.daemon.api.errors import error_body, responses
 from cove.daemon.api.sse import sse_content, sse_data, sse_response
 from cove.daemon.api.state import DaemonState
-from cove.daemon.chat import AskRequest
+from cove.daemon.records.sessions import get_session
 from cove.daemon.runtime import GenerationParams, RuntimeErrorBase
-from cove.daemon.sessions import get_session
 
 router = APIRouter(prefix="/api", tags=["assistant"])
 

@@ -7,7 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from cove.daemon.api.errors import ApiError, responses
 from cove.daemon.api.state import DaemonState
-from cove.daemon.files import FileNotServedError, FileReadError, read_lines
+from cove.daemon.records.files import FileNotServedError, FileReadError, read_lines
 
 router = APIRouter(prefix="/api/files", tags=["files"])
 

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from cove.daemon.api.errors import ApiError, responses
 from cove.daemon.api.sse import poll_events, sse_content, sse_response
 from cove.daemon.api.state import DaemonState
-from cove.daemon.diskspace import NoSpaceError
+from cove.daemon.ingest.diskspace import NoSpaceError
 from cove.index import manifest
 
 router = APIRouter(prefix="/api/index", tags=["index"])

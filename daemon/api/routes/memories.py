@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from cove.daemon.api.errors import ApiError, responses
 from cove.daemon.api.routes.teach import TeachBody
 from cove.daemon.api.state import DaemonState
-from cove.daemon.memories import Memories, Memory, MemoryNotFoundError
+from cove.daemon.records.memories import Memories, Memory, MemoryNotFoundError
 
 router = APIRouter(prefix="/api/memories", tags=["memories"])
 

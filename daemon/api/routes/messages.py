@@ -7,9 +7,9 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, model_validator
 
-from cove.daemon import feedback, sessions
 from cove.daemon.api.errors import ApiError, responses
 from cove.daemon.api.state import DaemonState
+from cove.daemon.records import feedback, sessions
 
 router = APIRouter(prefix="/api/messages", tags=["sessions"])
 

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, model_validator
 
+from cove.daemon.answer.pipeline import AskRequest
 from cove.daemon.api.disconnect import unless_disconnected
 from cove.daemon.api.errors import ApiError, error_body, responses
 from cove.daemon.api.sse import sse_content, sse_data, sse_response
 from cove.daemon.api.state import DaemonState
-from cove.daemon.chat import AskRequest
 from cove.daemon.runtime import Chunk, GenerationParams, Message, RuntimeErrorBase
 
 router = APIRouter(prefix="/v1", tags=["openai"])

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from cove.daemon.answer.evidence import keyword_snippet
 from cove.daemon.api.errors import responses
 from cove.daemon.api.state import DaemonState
-from cove.daemon.evidence import keyword_snippet
 
 router = APIRouter(prefix="/api", tags=["search"])
 

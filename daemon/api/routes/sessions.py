@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
-from cove.daemon import sessions
 from cove.daemon.api.errors import ApiError, responses
 from cove.daemon.api.state import DaemonState
+from cove.daemon.records import sessions
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from cove.daemon.grounding import NOT_FOUND_ANSWER
+from cove.daemon.answer.grounding import NOT_FOUND_ANSWER
 from tests.support.daemon import start_daemon
 from tests.support.generation import forced_pipeline, sampling_args
 from tests.support.kb import wait_idle, write

@@ -14,7 +14,7 @@ import subprocess
 import httpx
 import pytest
 
-from cove.daemon.feedback import training_examples
+from cove.daemon.records.feedback import training_examples
 from cove.daemon.store.db import connect
 from tests.support.daemon import CLI, cove_env, free_port, run_cove, start_daemon
 from tests.support.generation import sampling_args

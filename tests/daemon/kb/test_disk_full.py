@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cove.daemon.diskspace import MB, RETRY_FIRST_S, DiskSpace, out_of_space
+from cove.daemon.ingest.diskspace import MB, RETRY_FIRST_S, DiskSpace, out_of_space
 from cove.index.vectors import open_persistent_store
 from tests.support.daemon import start_daemon
 from tests.support.kb import consistency, index_status, search, wait_for, wait_idle, write

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from cove.daemon import upkeep
-from cove.daemon.ingest import FileIngester, IngestSettings
+from cove.daemon.ingest import upkeep
+from cove.daemon.ingest.pipeline import FileIngester, IngestSettings
 from cove.daemon.store import open_db
 from cove.index import manifest
 from cove.index.loaders.isolated import IsolatedLoader

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from cove.daemon.process import process_alive
+from cove.daemon.ops.launch import process_alive
 from tests.support.daemon import start_daemon
 from tests.support.kb import consistency, index_status, paths_found, wait_for, wait_idle, write
 

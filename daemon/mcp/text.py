@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from cove.daemon.mcp_models import (
+from cove.daemon.mcp.models import (
     MAX_READ_LINES,
     Answer,
     DocumentLines,

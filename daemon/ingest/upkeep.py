@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sqlite_utils
 
-from cove.daemon.ingest import FileIngester
+from cove.daemon.ingest.pipeline import FileIngester
 from cove.index import manifest
 from cove.index.chunking import Chunk, embed_text
 from cove.index.embedcache import CachedEmbedding, cached_vectors

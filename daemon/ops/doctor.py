@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from cove.daemon.config import Config
+from cove.daemon.ops.ports import HOST, port_taken
 from cove.daemon.paths import home_name, open_to_others
-from cove.daemon.ports import HOST, port_taken
 
 
 @dataclass

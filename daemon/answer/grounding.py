@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cove.daemon import evidence
+from cove.daemon.answer import evidence
 from cove.daemon.client.sources import place
-from cove.daemon.memories import MemoryHit
+from cove.daemon.records.memories import MemoryHit
 from cove.daemon.runtime import ContextOverflowError, Message
 from cove.index.keywords import script_words
 from cove.index.loaders import is_plain_text

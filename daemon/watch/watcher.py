@@ -20,7 +20,7 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from cove.daemon.indexer import Indexer
+from cove.daemon.ingest.queue import Indexer
 from cove.index.ignore import IGNORE_FILES
 
 log = logging.getLogger("cove.watcher")

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field, replace
 
 import sqlite_utils
 
-from cove.daemon import evidence, grounding, sessions
-from cove.daemon.citations import CitationFilter
+from cove.daemon.answer import evidence, grounding
+from cove.daemon.answer.citations import CitationFilter
+from cove.daemon.answer.guardrails import Decline, Guardrails
+from cove.daemon.answer.learned import LearnedMatch, LearnedRouter
+from cove.daemon.answer.retrieve import Retriever
 from cove.daemon.config import ChatSettings
-from cove.daemon.guardrails import Decline, Guardrails
-from cove.daemon.learned import LearnedMatch, LearnedRouter
-from cove.daemon.memories import Memories
-from cove.daemon.retrieval import Retriever
+from cove.daemon.records import sessions
+from cove.daemon.records.memories import Memories
 from cove.daemon.runtime import GenerationParams, Message, Runtime
 from cove.daemon.runtime.repetition import cut_loop
 from cove.index import manifest
@@ -61,7 +62,7 @@ class Answer:
     claims: list[dict] = field(default_factory=list)
     # The generated answer and its claims, when the quote fallback replaced it.
     replaced: dict | None = None
-    # The training question that sent it down the learned path (see cove.daemon.learned).
+    # The training question that sent it down the learned path (see cove.daemon.answer.learned).
     learned: LearnedMatch | None = None
 
 

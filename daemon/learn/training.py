@@ -23,20 +23,20 @@ from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
-from cove.daemon import adapters
 from cove.daemon.config import Config
-from cove.daemon.runtime import Runtime
-from cove.daemon.runtime.models import ModelChoice, resolve_model
-from cove.daemon.scheduler import Check, Conditions, check_conditions, on_battery
-from cove.daemon.store import get_setting
-from cove.daemon.store.db import connect
-from cove.daemon.training_sources import (
+from cove.daemon.learn import adapters
+from cove.daemon.learn.examples import (
     count_new_examples,
     current_examples,
     read_example_digests,
     scrub_stored_datasets,
     write_example_digests,
 )
+from cove.daemon.runtime import Runtime
+from cove.daemon.runtime.models import ModelChoice, resolve_model
+from cove.daemon.scheduler import Check, Conditions, check_conditions, on_battery
+from cove.daemon.store import get_setting
+from cove.daemon.store.db import connect
 
 log = logging.getLogger("cove.training")
 
@@ -297,7 +297,7 @@ class TrainingService:
     def _stage_dataset(self, base_dir: Path, run_dir: Path, choice: ModelChoice):
         from transformers import AutoTokenizer
 
-        from cove.daemon.feedback import training_examples
+        from cove.daemon.records.feedback import training_examples
         from cove.finetune.dataset import DatasetError, build_dataset, write_dataset
         from cove.finetune.drift import REPLAY_FILE, write_general
 
@@ -403,7 +403,7 @@ class TrainingService:
         return self.config.train.threads or self.config.threads
 
     def _system_prompt(self) -> str:
-        from cove.daemon.grounding import GENERAL_SYSTEM_PROMPT
+        from cove.daemon.answer.grounding import GENERAL_SYSTEM_PROMPT
 
         # Personal facts are asked without sources: train as general answers are served.
         return self.config.chat.general_prompt or GENERAL_SYSTEM_PROMPT
@@ -414,7 +414,7 @@ class TrainingService:
         wanted = self.config.train.synthetic_examples
         if wanted <= 0:
             return []
-        from cove.daemon.grounding import GROUNDED_SYSTEM_PROMPT
+        from cove.daemon.answer.grounding import GROUNDED_SYSTEM_PROMPT
         from cove.daemon.runtime.base import GenerationParams
         from cove.daemon.runtime.llamacpp import LlamaCppBackend
         from cove.finetune.evaluate import backend_answerer

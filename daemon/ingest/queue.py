@@ -19,11 +19,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cove.daemon import upkeep, watched
 from cove.daemon.config import Config
-from cove.daemon.diskspace import DiskSpace, NoSpaceError
-from cove.daemon.ingest import FileIngester, forget_files
+from cove.daemon.ingest import upkeep
+from cove.daemon.ingest.diskspace import DiskSpace, NoSpaceError
+from cove.daemon.ingest.pipeline import FileIngester, forget_files
 from cove.daemon.store.db import connect
+from cove.daemon.watch import folders
 from cove.index import manifest
 from cove.index.ignore import IgnoreRules
 from cove.index.pathnames import escape_path, unescape_path
@@ -82,7 +83,7 @@ class Indexer:
         self._tasks: deque[Task] = deque()
         self._queued_files: set[str] = set()
         self._debounce: dict[str, float] = {}
-        self._rules: watched.Rules = {}
+        self._rules: folders.Rules = {}
         self._wake = threading.Condition()
         self._stopping = False
         self._busy = False
@@ -117,7 +118,7 @@ class Indexer:
     # --- folders --------------------------------------------------------------------
 
     def reload_folders(self) -> None:
-        self._rules = watched.load_rules(self._reader(), self.config.paths.home)
+        self._rules = folders.load_rules(self._reader(), self.config.paths.home)
         self.on_folders_changed()
 
     def folders(self) -> dict[int, tuple[Path, IgnoreRules]]:
@@ -125,7 +126,7 @@ class Indexer:
 
     def add_folder(self, path: Path, ignore: list[str]) -> dict:
         """Watch a folder; indexing goes on in the background. Raises ValueError why not."""
-        root = watched.check_new_folder(path, self.config.paths.home, self._rules)
+        root = folders.check_new_folder(path, self.config.paths.home, self._rules)
         folder = manifest.add_folder(self._reader(), str(root), ignore)
         self.reload_folders()
         self.enqueue(Task("reconcile"))
@@ -152,7 +153,7 @@ class Indexer:
 
     def folder_for(self, path: Path) -> tuple[int, IgnoreRules] | None:
         """The watched folder containing `path`."""
-        return watched.folder_for(self._rules, path)
+        return folders.folder_for(self._rules, path)
 
     # --- events in ------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import time
 
 import sqlite_utils
 
-from cove.daemon.sessions import MessageNotFoundError
+from cove.daemon.records.sessions import MessageNotFoundError
 
 RATINGS = ("up", "down")
 

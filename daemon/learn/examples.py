@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from cove.daemon.feedback import training_examples
+from cove.daemon.records.feedback import training_examples
 from cove.finetune.dataset import Example, from_feedback
 from cove.finetune.forget import Gone, forget_in_dataset_where
 from cove.finetune.teach import read_teach_file, read_teach_folder

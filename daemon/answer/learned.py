@@ -16,8 +16,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from cove.daemon.answer.evidence import Embed, cosine
 from cove.daemon.config import Config
-from cove.daemon.evidence import Embed, cosine
 
 # The adapter's training questions: [{"question", "target", "digest", "provenance"}].
 Questions = Callable[[str], list[dict]]
@@ -96,8 +96,8 @@ def adapter_id_of(adapter_path: str) -> str:
 
 def learned_router(config: Config, db: sqlite_utils.Database, embed: Embed) -> LearnedRouter:
     """The router over the adapter registry of `config` and the sources in `db`."""
-    from cove.daemon.adapters import training_questions
-    from cove.daemon.training_sources import source_gone
+    from cove.daemon.learn.adapters import training_questions
+    from cove.daemon.learn.examples import source_gone
 
     return LearnedRouter(
         lambda adapter_id: training_questions(config, adapter_id), embed, lambda: source_gone(db)

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from cove.daemon.evidence import Embed, cosine, word_overlap
-from cove.daemon.feedback import clear_correction, training_examples
+from cove.daemon.answer.evidence import Embed, cosine, word_overlap
+from cove.daemon.records.feedback import clear_correction, training_examples
 from cove.finetune.dataset import Example, from_feedback
 from cove.finetune.teach import read_teach_folder, teach
 from cove.index.keywords import query_terms

@@ -1,7 +1,7 @@
 """Chat sessions and messages in cove.db: record, list, search, rename, delete, export.
 
 Timings and sources are stored as JSON text; the readers here return them parsed, with
-each message's feedback (see `cove.daemon.feedback`) joined in.
+each message's feedback (see `cove.daemon.records.feedback`) joined in.
 """
 
 from __future__ import annotations

@@ -30,8 +30,7 @@ from cove.daemon import __version__
 from cove.daemon.client import ApiError, CoveClient, DaemonNotRunningError, daemon_info
 from cove.daemon.client.sources import location
 from cove.daemon.config import Config
-from cove.daemon.hostcheck import LOOPBACK_NAMES, LoopbackHostOnly
-from cove.daemon.mcp_models import (
+from cove.daemon.mcp.models import (
     MAX_READ_LINES,
     Answer,
     AnswerSource,
@@ -43,7 +42,7 @@ from cove.daemon.mcp_models import (
     SearchHit,
     SearchResult,
 )
-from cove.daemon.mcp_text import (
+from cove.daemon.mcp.text import (
     render_answer,
     render_folders,
     render_lines,
@@ -51,8 +50,9 @@ from cove.daemon.mcp_text import (
     render_recall,
     render_search,
 )
+from cove.daemon.ops.hostcheck import LOOPBACK_NAMES, LoopbackHostOnly
+from cove.daemon.ops.ports import HOST, port_taken
 from cove.daemon.paths import ensure_token, private_umask
-from cove.daemon.ports import HOST, port_taken
 
 HTTP_PATH = "/mcp"
 MAX_SEARCH_K = 50
@@ -86,7 +86,7 @@ class DaemonConnector:
         return CoveClient.from_home(self.config.paths.home)
 
     def _start_daemon(self) -> None:
-        from cove.daemon.process import StartFailedError, start_background
+        from cove.daemon.ops.launch import StartFailedError, start_background
 
         with self._lock:
             home = self.config.paths.home

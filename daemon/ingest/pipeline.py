@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from cove.daemon.diskspace import out_of_space
+from cove.daemon.ingest.diskspace import out_of_space
 from cove.index import manifest
 from cove.index.chunking import Chunk, chunk_document, embed_text
 from cove.index.document import LoadError, SkipFile

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
-from cove.daemon.citations import CITATION
+from cove.daemon.answer.citations import CITATION
 from cove.index.chunking import KOREAN_FINAL_ENDINGS, SENTENCE_END  # as chunking splits
 from cove.index.keywords import STOPWORDS, query_terms, terms
 

@@ -1,0 +1,1 @@
+"""What the user keeps: sessions, feedback, memories, and serving their files."""
