@@ -9,8 +9,6 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-import httpx
-
 from cove.daemon.client import CoveClient, DaemonNotRunningError
 
 T = TypeVar("T")
@@ -23,8 +21,7 @@ class Stream:
     Closing a socket from another thread does not wake a thread blocked reading it (on
     Linux), so `cut()` shuts the socket down instead: the reader sees the end of the
     stream at once and the daemon sees the disconnect (which cancels a generation).
-    CoveClient hides the response, so its httpx client's response hook is where the
-    socket is found.
+    CoveClient.on_socket hands over each response's socket.
     """
 
     def __init__(self, client: CoveClient) -> None:
@@ -32,13 +29,9 @@ class Stream:
         self.cut_requested = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        client._http.event_hooks = {"response": [self._remember_socket]}
+        client.on_socket(self._remember_socket)
 
-    def _remember_socket(self, response: httpx.Response) -> None:
-        network = response.extensions.get("network_stream")
-        sock = network.get_extra_info("socket") if network is not None else None
-        if sock is None:
-            return
+    def _remember_socket(self, sock: socket.socket) -> None:
         with self._lock:
             self._sockets.append(sock)
             cut = self.cut_requested

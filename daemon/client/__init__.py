@@ -9,7 +9,8 @@ import errno
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -98,6 +99,20 @@ class CoveClient:
             raise DaemonNotRunningError(f"the Cove daemon is not running (COVE_HOME={home})")
         token = (home / "token").read_text().strip()
         return cls(f"http://127.0.0.1:{info['port']}", token, timeout)
+
+    def on_socket(self, callback: Callable[[socket.socket], None]) -> None:
+        """Call `callback` with the socket of each response as it arrives, before its body
+        is read: a caller that must end a long stream from another thread shuts it down."""
+
+        def hook(response: httpx.Response) -> None:
+            network = response.extensions.get("network_stream")
+            sock = network.get_extra_info("socket") if network is not None else None
+            if sock is not None:
+                callback(sock)
+
+        hooks = self._http.event_hooks
+        hooks["response"] = [*hooks.get("response", []), hook]
+        self._http.event_hooks = hooks
 
     def close(self) -> None:
         self._http.close()

@@ -41,3 +41,35 @@ def test_no_daemon_json_or_a_broken_one_means_not_running(tmp_path):
     assert daemon_info(tmp_path) is None
     (tmp_path / "daemon.json").write_text(json.dumps({"port": 1}))
     assert daemon_info(tmp_path) is None
+
+
+def test_on_socket_hands_over_each_response_s_socket():
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cove.daemon.client import CoveClient
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            body = b"{}"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sockets = []
+        with CoveClient(f"http://127.0.0.1:{server.server_address[1]}", "token") as client:
+            client.on_socket(sockets.append)
+            assert client.request("GET", "/api/status") == {}
+        assert len(sockets) == 1 and isinstance(sockets[0], socket.socket)
+    finally:
+        server.shutdown()
+        server.server_close()
