@@ -307,7 +307,7 @@ def serve(config: Config, foreground: bool = True) -> None:
         from cove.daemon.watch.watcher import FolderWatcher
 
         watcher = FolderWatcher(state.indexer)
-        state.indexer.on_folders_changed = watcher.sync
+        state.indexer.notify_folders_changed(watcher.sync)
         state.indexer.start()
         watcher.start()
         start_training(state)

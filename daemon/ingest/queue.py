@@ -84,6 +84,7 @@ class Indexer:
         self._queued_files: set[str] = set()
         self._debounce: dict[str, float] = {}
         self._rules: folders.Rules = {}
+        self._folder_listeners: list[Callable[[], None]] = []
         self._wake = threading.Condition()
         self._stopping = False
         self._busy = False
@@ -119,7 +120,7 @@ class Indexer:
 
     def reload_folders(self) -> None:
         self._rules = folders.load_rules(self._reader(), self.config.paths.home)
-        self.on_folders_changed()
+        self._folders_changed()
 
     def folders(self) -> dict[int, tuple[Path, IgnoreRules]]:
         return dict(self._rules)
@@ -141,12 +142,18 @@ class Indexer:
         if folder is None:
             raise LookupError(f"not a watched folder: {path}")
         self._rules.pop(folder["id"], None)
-        self.on_folders_changed()
+        self._folders_changed()
         self.enqueue(Task("remove_folder", folder_id=folder["id"]))
         return folder
 
-    def on_folders_changed(self) -> None:
-        """Replaced by the watcher's `sync` once it runs."""
+    def notify_folders_changed(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever the set of watched folders changes (the watcher's
+        `sync`, wired by the lifecycle owner)."""
+        self._folder_listeners.append(listener)
+
+    def _folders_changed(self) -> None:
+        for listener in self._folder_listeners:
+            listener()
 
     def dir_created(self, path: str) -> None:
         self.enqueue(Task("scan_dir", path=path))
