@@ -14,11 +14,10 @@ the row as it comes.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
@@ -32,6 +31,7 @@ from cove.daemon.learn.examples import (
     scrub_stored_datasets,
     write_example_digests,
 )
+from cove.daemon.learn.run import Run
 from cove.daemon.runtime import Runtime
 from cove.daemon.runtime.models import ModelChoice, resolve_model
 from cove.daemon.scheduler import Check, Conditions, check_conditions, on_battery
@@ -41,8 +41,6 @@ from cove.daemon.store.db import connect
 log = logging.getLogger("cove.training")
 
 STAGES = ("base", "dataset", "training", "export", "evaluating", "activating")
-TERMINAL = ("promoted", "rejected", "failed", "cancelled", "skipped")
-JSON_FIELDS = ("progress", "losses", "data_stats", "metrics", "decision", "stage_seconds")
 # Probe answers are short facts; greedy decoding makes base and adapter comparable.
 PROBE_MAX_TOKENS = 48
 # Every fact and paraphrase is asked, up to this many (~2 s each for base and adapter).
@@ -75,10 +73,6 @@ class RunNotFoundError(LookupError):
     pass
 
 
-def new_run_id() -> str:
-    return time.strftime("r_%Y%m%d-%H%M%S_") + uuid.uuid4().hex[:6]
-
-
 def has_gpu() -> bool:
     """A CUDA device torch can use (the Unsloth path)."""
     try:
@@ -94,11 +88,6 @@ def hardware() -> str:
 
         return f"cuda: {torch.cuda.get_device_name(0)}"
     return "cpu"
-
-
-def parse_run(row: dict) -> dict:
-    """A `training_runs` row as the API shows it (JSON columns decoded)."""
-    return {**row, **{key: json.loads(row[key] or "null") for key in JSON_FIELDS}}
 
 
 class TrainingService:
@@ -117,7 +106,7 @@ class TrainingService:
         self._battery = battery
         self._db = connect(config.paths.db)
         self._lock = threading.Lock()
-        self._run: dict | None = None
+        self._run: Run | None = None
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
         self._stage_started: float | None = None
@@ -132,7 +121,7 @@ class TrainingService:
     def current(self) -> dict | None:
         """The run in progress, as it stands now; None when idle."""
         with self._lock:
-            return dict(self._run) if self._run else None
+            return self._run.as_dict() if self._run else None
 
     def get_run(self, run_id: str) -> dict:
         live = self.current()
@@ -141,12 +130,12 @@ class TrainingService:
         rows = list(self._db.query("SELECT * FROM training_runs WHERE id = ?", [run_id]))
         if not rows:
             raise RunNotFoundError(f"no training run {run_id!r}: see `cove train status`")
-        return parse_run(rows[0])
+        return Run.from_row(rows[0]).as_dict()
 
     def runs(self, limit: int = 20) -> list[dict]:
         """The latest runs, newest first (the one in progress as it stands now)."""
         sql = "SELECT * FROM training_runs ORDER BY started_at DESC LIMIT ?"
-        rows = [parse_run(row) for row in self._db.query(sql, [limit])]
+        rows = [Run.from_row(row).as_dict() for row in self._db.query(sql, [limit])]
         live = self.current()
         return [live if live and row["id"] == live["id"] else row for row in rows]
 
@@ -164,18 +153,18 @@ class TrainingService:
         with self._lock:
             if self._run is not None:
                 raise TrainingBusyError(
-                    f"training run {self._run['id']} is in progress: `cove train status`"
+                    f"training run {self._run.id} is in progress: `cove train status`"
                 )
             # None: the data sets the steps (epochs), once the dataset is built.
-            run = self._new_run(trigger, "running", steps or self.config.train.steps or None)
+            run = Run.new(trigger, "running", steps or self.config.train.steps or None, hardware())
             self._run = run
             self._cancel = threading.Event()
             self._thread = threading.Thread(
-                target=self._execute, args=(run["id"],), name="cove-training", daemon=True
+                target=self._execute, args=(run.id,), name="cove-training", daemon=True
             )
         self._insert(run)
         self._thread.start()
-        return dict(run)
+        return run.as_dict()
 
     def cancel(self) -> dict | None:
         """Stop the run in progress (the trainer saves and exits); None when idle."""
@@ -443,14 +432,14 @@ class TrainingService:
             figures = {key: event.get(key) for key in PROGRESS_KEYS[kind]}
             with self._lock:
                 if self._run is not None:
-                    self._run["progress"] = {**self._run["progress"], **figures}
+                    self._run.progress = {**(self._run.progress or {}), **figures}
                     if kind == "progress" and event.get("loss") is not None:
-                        self._run["losses"] = [*self._run["losses"], event["loss"]]
+                        self._run.losses = [*(self._run.losses or []), event["loss"]]
             self._persist()
         elif kind in ("start", "loaded"):
             with self._lock:
                 if self._run is not None and event.get("pid"):
-                    self._run["trainer_pid"] = event["pid"]
+                    self._run.trainer_pid = event["pid"]
 
     def _conditions(self) -> Conditions:
         examples = current_examples(self._db, self.teach_folder)
@@ -470,29 +459,9 @@ class TrainingService:
         rows = list(self._db.query(sql))
         return read_example_digests(self.config.paths.training / rows[0]["id"]) if rows else set()
 
-    def _new_run(self, trigger: str, status: str, steps: int | None) -> dict:
-        return {
-            "id": new_run_id(),
-            "trigger": trigger,
-            "status": status,
-            "stage": None,
-            "started_at": time.time(),
-            "ended_at": None,
-            "hardware": hardware(),
-            "steps": steps,
-            "progress": {},
-            "losses": [],
-            "data_stats": {},
-            "metrics": {},
-            "decision": {},
-            "stage_seconds": {},
-            "adapter_id": None,
-            "error": None,
-        }
-
     def _record_skipped(self, reason: str) -> None:
-        run = self._new_run("schedule", "skipped", None) | {"ended_at": time.time()}
-        run["error"] = reason
+        run = Run.new("schedule", "skipped", None, hardware())
+        run.ended_at, run.error = time.time(), reason
         self._insert(run)
         log.info("scheduled training skipped: %s", reason)
 
@@ -504,10 +473,10 @@ class TrainingService:
         with self._lock:
             if self._run is None:
                 return
-            left, since = self._run["stage"], self._stage_started
+            left, since = self._run.stage, self._stage_started
             if left is not None and since is not None:
-                self._run["stage_seconds"] = {
-                    **self._run["stage_seconds"],
+                self._run.stage_seconds = {
+                    **(self._run.stage_seconds or {}),
                     left: round(now - since, 1),
                 }
             self._stage_started = now
@@ -517,16 +486,17 @@ class TrainingService:
         with self._lock:
             if self._run is None:
                 return
-            self._run.update(fields)
+            self._run = dataclasses.replace(self._run, **fields)
         self._persist()
 
-    def _insert(self, run: dict) -> None:
-        self._db["training_runs"].insert(_row(run))
+    def _insert(self, run: Run) -> None:
+        self._db["training_runs"].insert(run.to_row())
 
     def _persist(self) -> None:
-        run = self.current()
-        if run is not None:
-            self._db["training_runs"].update(run["id"], _row(run))
+        with self._lock:
+            row = self._run.to_row() if self._run else None
+        if row is not None:
+            self._db["training_runs"].update(row["id"], row)
 
     def _mark_interrupted_runs(self) -> None:
         """Runs left `running` by a daemon that died: they can never finish."""
@@ -535,23 +505,3 @@ class TrainingService:
             "error = 'the daemon stopped during the run' WHERE status = 'running'",
             [time.time()],
         )
-
-
-ROW_COLUMNS = (
-    "id",
-    "trigger",
-    "status",
-    "stage",
-    "started_at",
-    "ended_at",
-    "hardware",
-    "steps",
-    "adapter_id",
-    "error",
-)
-
-
-def _row(run: dict) -> dict:
-    row = {key: run.get(key) for key in ROW_COLUMNS}
-    row.update({key: json.dumps(run.get(key)) for key in JSON_FIELDS})
-    return row

@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 from cove.daemon.api.errors import ApiError, responses
 from cove.daemon.api.sse import poll_events, sse_content, sse_response
 from cove.daemon.api.state import DaemonState
-from cove.daemon.learn.training import TERMINAL, RunNotFoundError, TrainingBusyError
+from cove.daemon.learn.run import TERMINAL
+from cove.daemon.learn.training import RunNotFoundError, TrainingBusyError
 
 router = APIRouter(prefix="/api/train", tags=["training"])
 
