@@ -132,10 +132,7 @@ def install_guard(config: Config) -> NetworkGuard:
 
 def load_state(config: Config, guard: NetworkGuard):
     """Open cove.db and load the chat and embedding models."""
-    from cove.daemon.answer.learned import learned_router
-    from cove.daemon.answer.pipeline import Assistant
     from cove.daemon.api.state import DaemonState
-    from cove.daemon.records.memories import Memories
     from cove.daemon.runtime import ModelLoadError, Runtime
     from cove.daemon.runtime.models import load_backend, resolve_model
     from cove.daemon.store import get_setting, open_db
@@ -171,6 +168,28 @@ def load_state(config: Config, guard: NetworkGuard):
         raise DaemonStartError(f"cannot load the embedding model: {exc}") from exc
     runtime = Runtime(backend, config.model.max_tokens, config.model.request_timeout_s)
     indexer, retriever = build_index(config, embedder, runtime)
+    training, scheduler = build_training(config, runtime)
+    return DaemonState(
+        config=config,
+        db=db,
+        runtime=runtime,
+        embedder=embedder,
+        token=token,
+        guard=guard,
+        indexer=indexer,
+        retriever=retriever,
+        assistant=build_assistant(config, db, runtime, retriever, embedder),
+        training=training,
+        scheduler=scheduler,
+    )
+
+
+def build_assistant(config: Config, db, runtime, retriever, embedder):
+    """The answer pipeline with everything the config asks of it (guardrails included)."""
+    from cove.daemon.answer.learned import learned_router
+    from cove.daemon.answer.pipeline import Assistant
+    from cove.daemon.records.memories import Memories
+
     guardrails = None
     if config.chat.guardrails:
         from cove.daemon.answer.guardrails import load_guardrails
@@ -183,7 +202,7 @@ def load_state(config: Config, guard: NetworkGuard):
         except ConfigError as exc:
             raise DaemonStartError(str(exc)) from exc
         log.info("guardrails: %d declined topics", len(guardrails.topics))
-    assistant = Assistant(
+    return Assistant(
         db,
         runtime,
         retriever,
@@ -196,17 +215,6 @@ def load_state(config: Config, guard: NetworkGuard):
         # symmetric comparison (the same vectors as `embed` for MiniLM).
         memories=Memories(config.teach_folder, embedder.embed_query, db),
         learned=learned_router(config, db, embedder.embed_query),
-    )
-    return DaemonState(
-        config=config,
-        db=db,
-        runtime=runtime,
-        embedder=embedder,
-        token=token,
-        guard=guard,
-        indexer=indexer,
-        retriever=retriever,
-        assistant=assistant,
     )
 
 
@@ -263,14 +271,13 @@ def build_index(config: Config, embedder, runtime):
     return indexer, retriever
 
 
-def start_training(state) -> None:
-    """The training service and the nightly schedule that fires it."""
+def build_training(config: Config, runtime):
+    """The training service and the nightly schedule that fires it (started by serve)."""
     from cove.daemon.learn.training import TrainingService
     from cove.daemon.scheduler import TrainingScheduler
 
-    state.training = TrainingService(state.config, state.runtime)
-    state.scheduler = TrainingScheduler(state.config.paths.scheduler_db, state.training.on_schedule)
-    state.scheduler.start()
+    training = TrainingService(config, runtime)
+    return training, TrainingScheduler(config.paths.scheduler_db, training.on_schedule)
 
 
 def stop_training(state) -> None:
@@ -310,7 +317,7 @@ def serve(config: Config, foreground: bool = True) -> None:
         state.indexer.notify_folders_changed(watcher.sync)
         state.indexer.start()
         watcher.start()
-        start_training(state)
+        state.scheduler.start()
         try:
             asyncio.run(_run_api(state))
         finally:

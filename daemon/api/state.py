@@ -56,24 +56,9 @@ class DaemonState:
     version: str = __version__
 
     def get_assistant(self) -> Assistant:
-        """The answer pipeline; built on first use where the daemon did not build one."""
+        """The answer pipeline the lifecycle owner built (serve.build_assistant)."""
         if self.assistant is None:
-            from cove.daemon.answer.learned import learned_router
-            from cove.daemon.answer.pipeline import Assistant
-            from cove.daemon.config import evidence_floor
-            from cove.daemon.records.memories import Memories
-
-            self.assistant = Assistant(
-                self.db,
-                self.runtime,
-                self.retriever,
-                self.config.chat,
-                self.config.model.max_tokens,
-                embed=self.embedder.embed,
-                evidence_floor=evidence_floor(self.config),
-                memories=Memories(self.config.teach_folder, self.embedder.embed_query, self.db),
-                learned=learned_router(self.config, self.db, self.embedder.embed_query),
-            )
+            raise RuntimeError("the daemon state has no assistant: build it with build_assistant")
         return self.assistant
 
     @property

@@ -12,6 +12,7 @@ from cove.daemon.api import build_app
 from cove.daemon.api.state import DaemonState
 from cove.daemon.config import load_config
 from cove.daemon.runtime import Runtime
+from cove.daemon.serve import build_assistant
 from cove.daemon.store import open_db
 
 TOKEN = "test-token-0123456789"
@@ -67,8 +68,14 @@ def state(tmp_path_factory, llama_backend, embedder):
     home = tmp_path_factory.mktemp("api-home")
     config = load_config(home, environ={})
     runtime = Runtime(llama_backend)
+    db = open_db(config.paths.db)
     yield DaemonState(
-        config=config, db=open_db(config.paths.db), runtime=runtime, embedder=embedder, token=TOKEN
+        config=config,
+        db=db,
+        runtime=runtime,
+        embedder=embedder,
+        token=TOKEN,
+        assistant=build_assistant(config, db, runtime, None, embedder),
     )
     runtime._executor.shutdown(wait=True)
 
