@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import sqlite_utils
+from fastapi import Depends, Request
 
 from cove.daemon import __version__
 from cove.daemon.config import Config
@@ -135,3 +136,11 @@ class DaemonState:
             },
             "home": str(self.config.paths.home),
         }
+
+
+def get_state(request: Request) -> DaemonState:
+    """The daemon's state, as a FastAPI dependency: a route takes `state: CoveState`."""
+    return request.app.state.cove
+
+
+CoveState = Annotated[DaemonState, Depends(get_state)]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from cove.daemon.api.errors import ApiError, responses
-from cove.daemon.api.state import DaemonState
+from cove.daemon.api.state import CoveState
 from cove.daemon.learn import adapters
 
 router = APIRouter(prefix="/api/adapters", tags=["adapters"])
@@ -21,10 +21,6 @@ class OllamaBody(BaseModel):
     base: str | None = Field(None, description="an Ollama model or a GGUF path to build on")
 
 
-def _state(request: Request) -> DaemonState:
-    return request.app.state.cove
-
-
 def _not_found(exc: LookupError) -> ApiError:
     return ApiError(404, str(exc.args[0] if exc.args else exc), "adapter_not_found")
 
@@ -34,8 +30,8 @@ def _not_found(exc: LookupError) -> ApiError:
     summary="Adapters, newest first: status, metrics, data statistics, whether active, and "
     "whether trained on data since removed",
 )
-async def list_adapters(request: Request) -> dict:
-    return {"adapters": await asyncio.to_thread(_state(request).adapter_list)}
+async def list_adapters(state: CoveState) -> dict:
+    return {"adapters": await asyncio.to_thread(state.adapter_list)}
 
 
 @router.get(
@@ -43,9 +39,9 @@ async def list_adapters(request: Request) -> dict:
     summary="One adapter with its full metrics and provenance",
     responses=responses(404),
 )
-async def get_adapter(adapter_id: str, request: Request) -> dict:
+async def get_adapter(state: CoveState, adapter_id: str) -> dict:
     try:
-        return {"adapter": adapters.get_adapter(_state(request).db, adapter_id)}
+        return {"adapter": adapters.get_adapter(state.db, adapter_id)}
     except adapters.AdapterNotFoundError as exc:
         raise _not_found(exc) from None
 
@@ -55,8 +51,7 @@ async def get_adapter(adapter_id: str, request: Request) -> dict:
     summary="Go back to the adapter active before (or to none)",
     responses=responses(409, notes={409: "No adapter is active, or the one before was refused"}),
 )
-async def rollback(request: Request) -> dict:
-    state = _state(request)
+async def rollback(state: CoveState) -> dict:
     try:
         path = await asyncio.to_thread(adapters.rollback, state.db, state.runtime, state.config)
     except adapters.AdapterError as exc:
@@ -69,8 +64,7 @@ async def rollback(request: Request) -> dict:
     summary="Load an adapter into the running model (a broken one is refused)",
     responses=responses(404, 409, notes={409: "Refused: another base model, or it did not load"}),
 )
-async def activate(adapter_id: str, request: Request) -> dict:
-    state = _state(request)
+async def activate(state: CoveState, adapter_id: str) -> dict:
     try:
         adapter = await asyncio.to_thread(
             adapters.activate, state.db, state.runtime, state.config, adapter_id
@@ -87,8 +81,7 @@ async def activate(adapter_id: str, request: Request) -> dict:
     summary="Create an Ollama model from the adapter's base with the adapter applied",
     responses=responses(400, 404, 502),
 )
-async def to_ollama(adapter_id: str, request: Request, body: OllamaBody | None = None) -> dict:
-    state = _state(request)
+async def to_ollama(state: CoveState, adapter_id: str, body: OllamaBody | None = None) -> dict:
     body = body or OllamaBody()
     try:
         return await asyncio.to_thread(
@@ -105,9 +98,9 @@ async def to_ollama(adapter_id: str, request: Request, body: OllamaBody | None =
     summary="Delete an adapter that is not active",
     responses=responses(404, 409, notes={409: "The adapter is active"}),
 )
-async def delete(adapter_id: str, request: Request) -> dict:
+async def delete(state: CoveState, adapter_id: str) -> dict:
     try:
-        return adapters.delete(_state(request).db, adapter_id)
+        return adapters.delete(state.db, adapter_id)
     except adapters.AdapterNotFoundError as exc:
         raise _not_found(exc) from None
     except adapters.AdapterError as exc:

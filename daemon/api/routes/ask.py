@@ -11,7 +11,7 @@ from cove.daemon.answer.pipeline import AskRequest
 from cove.daemon.api.disconnect import unless_disconnected
 from cove.daemon.api.errors import error_body, responses
 from cove.daemon.api.sse import sse_content, sse_data, sse_response
-from cove.daemon.api.state import DaemonState
+from cove.daemon.api.state import CoveState
 from cove.daemon.records.sessions import get_session
 from cove.daemon.runtime import GenerationParams, RuntimeErrorBase
 
@@ -56,8 +56,7 @@ class AskBody(BaseModel):
     )
     | responses(400, 404, 503, notes={404: "No session with that `session_id`"}),
 )
-async def ask_route(body: AskBody, request: Request):
-    state: DaemonState = request.app.state.cove
+async def ask_route(state: CoveState, body: AskBody, request: Request):
     if body.session_id:
         get_session(state.db, body.session_id)  # a 404 before streaming starts
     ask_request = body.to_request(state.config.model.temperature)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from cove.daemon.api.errors import ApiError, responses
-from cove.daemon.api.state import DaemonState
+from cove.daemon.api.state import CoveState
 from cove.daemon.records.files import FileNotServedError, FileReadError, read_lines
 
 router = APIRouter(prefix="/api/files", tags=["files"])
@@ -30,12 +30,12 @@ router = APIRouter(prefix="/api/files", tags=["files"])
     ),
 )
 async def read_file(
+    state: CoveState,
     request: Request,
     path: str = Query(min_length=1, description="absolute path of the file"),
     start_line: int | None = Query(None, ge=1),
     end_line: int | None = Query(None, ge=1),
 ) -> dict:
-    state: DaemonState = request.app.state.cove
     max_bytes = int(state.config.index.max_file_mb * 1_000_000)
 
     def read() -> dict:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from cove.daemon.api.errors import ApiError, responses
-from cove.daemon.api.state import DaemonState
+from cove.daemon.api.state import CoveState
 from cove.index import manifest
 
 router = APIRouter(prefix="/api/folders", tags=["folders"])
@@ -19,13 +19,9 @@ class AddFolder(BaseModel):
     ignore: list[str] = Field(default_factory=list, description="extra gitignore-style globs")
 
 
-def _state(request: Request) -> DaemonState:
-    return request.app.state.cove
-
-
 @router.get("", summary="Watched folders with their file and chunk counts")
-async def list_folders(request: Request) -> dict:
-    return {"folders": manifest.list_folders(_state(request).indexer.reader())}
+async def list_folders(state: CoveState) -> dict:
+    return {"folders": manifest.list_folders(state.indexer.reader())}
 
 
 @router.post(
@@ -33,9 +29,9 @@ async def list_folders(request: Request) -> dict:
     summary="Watch a folder; returns at once, indexing goes on in the daemon",
     responses=responses(400, notes={400: "Invalid request, or not a folder Cove can watch"}),
 )
-async def add_folder(body: AddFolder, request: Request) -> dict:
+async def add_folder(state: CoveState, body: AddFolder) -> dict:
     try:
-        folder = _state(request).indexer.add_folder(Path(body.path), body.ignore)
+        folder = state.indexer.add_folder(Path(body.path), body.ignore)
     except ValueError as exc:
         raise ApiError(400, str(exc), "invalid_folder") from None
     return {"folder": folder}
@@ -46,9 +42,9 @@ async def add_folder(body: AddFolder, request: Request) -> dict:
     summary="Stop watching a folder and delete its chunks",
     responses=responses(400, 404, notes={404: "Not a watched folder"}),
 )
-async def remove_folder(request: Request, path: str = Query(min_length=1)) -> dict:
+async def remove_folder(state: CoveState, path: str = Query(min_length=1)) -> dict:
     try:
-        folder = _state(request).indexer.remove_folder(Path(path))
+        folder = state.indexer.remove_folder(Path(path))
     except LookupError as exc:
         raise ApiError(404, str(exc), "folder_not_found") from None
     return {"removed": folder}

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from cove.daemon.api.errors import ApiError, responses
 from cove.daemon.api.sse import poll_events, sse_content, sse_response
-from cove.daemon.api.state import DaemonState
+from cove.daemon.api.state import CoveState
 from cove.daemon.ingest.diskspace import NoSpaceError
 from cove.index import manifest
 
@@ -19,18 +19,14 @@ router = APIRouter(prefix="/api/index", tags=["index"])
 EVENT_INTERVAL_S = 0.25
 
 
-def _state(request: Request) -> DaemonState:
-    return request.app.state.cove
-
-
 @router.get("/status", summary="Index progress: state, counts, current file")
-async def index_status(request: Request) -> dict:
-    return _state(request).indexer.status()
+async def index_status(state: CoveState) -> dict:
+    return state.indexer.status()
 
 
 @router.get("/errors", summary="Files that failed, with the reason; why indexing is paused")
-async def index_errors(request: Request) -> dict:
-    indexer = _state(request).indexer
+async def index_errors(state: CoveState) -> dict:
+    indexer = state.indexer
     return {
         "failed": manifest.failures(indexer.reader()),
         "paused_reason": indexer.status()["paused_reason"],
@@ -50,8 +46,8 @@ Action = Literal["pause", "resume", "rescan", "rebuild"]
         notes={503: "The rebuild failed (e.g. no space left on device); the message says why"},
     ),
 )
-async def act(action: Action, request: Request) -> dict:
-    indexer = _state(request).indexer
+async def act(state: CoveState, action: Action) -> dict:
+    indexer = state.indexer
     if action == "rebuild":  # answered once it is done, so a failure is never reported as ok
         try:
             rebuilt = await asyncio.wrap_future(indexer.rebuild())
@@ -71,8 +67,8 @@ async def act(action: Action, request: Request) -> dict:
         "`status` events, and a keep-alive comment when quiet", events=("status",)
     ),
 )
-async def events(request: Request):
-    indexer = _state(request).indexer
+async def events(state: CoveState, request: Request):
+    indexer = state.indexer
 
     async def status() -> dict:
         return indexer.status()

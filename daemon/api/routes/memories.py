@@ -5,29 +5,25 @@ from __future__ import annotations
 import asyncio
 import json
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from cove.daemon.api.errors import ApiError, responses
 from cove.daemon.api.routes.teach import TeachBody
-from cove.daemon.api.state import DaemonState
+from cove.daemon.api.state import CoveState, DaemonState
 from cove.daemon.records.memories import Memories, Memory, MemoryNotFoundError
 
 router = APIRouter(prefix="/api/memories", tags=["memories"])
 
 
-def _state(request: Request) -> DaemonState:
-    return request.app.state.cove
-
-
-def _memories(request: Request) -> Memories:
-    memories = _state(request).get_assistant().memories
+def _memories(state: DaemonState) -> Memories:
+    memories = state.get_assistant().memories
     assert memories is not None  # the daemon always gives its assistant the teach folder
     return memories
 
 
 @router.get("", summary="Every memory, in the order of the teach folder's files")
-async def list_memories(request: Request) -> dict:
-    found = await asyncio.to_thread(_memories(request).all)
+async def list_memories(state: CoveState) -> dict:
+    found = await asyncio.to_thread(_memories(state).all)
     return {"memories": [m.as_dict() for m in found]}
 
 
@@ -36,8 +32,8 @@ async def list_memories(request: Request) -> dict:
     summary="Remember a question and its answer (written to the teach folder)",
     responses=responses(400),
 )
-async def add_memory(body: TeachBody, request: Request) -> dict:
-    memory = await asyncio.to_thread(_memories(request).add, body.question, body.answer)
+async def add_memory(state: CoveState, body: TeachBody) -> dict:
+    memory = await asyncio.to_thread(_memories(state).add, body.question, body.answer)
     return {"memory": memory.as_dict()}
 
 
@@ -47,11 +43,11 @@ async def add_memory(body: TeachBody, request: Request) -> dict:
     responses=responses(400),
 )
 async def search_memories(
-    request: Request,
+    state: CoveState,
     q: str = Query(min_length=1, max_length=20_000, description="what to look for"),
     limit: int = Query(5, ge=1, le=100),
 ) -> dict:
-    hits = await asyncio.to_thread(_memories(request).search, q, limit)
+    hits = await asyncio.to_thread(_memories(state).search, q, limit)
     return {
         "query": q,
         "results": [
@@ -67,10 +63,9 @@ async def search_memories(
     "trained on it are listed (and flagged in /api/adapters)",
     responses=responses(404),
 )
-async def forget_memory(memory_id: str, request: Request) -> dict:
-    state = _state(request)
+async def forget_memory(state: CoveState, memory_id: str) -> dict:
     try:
-        memory = await asyncio.to_thread(_memories(request).forget, memory_id)
+        memory = await asyncio.to_thread(_memories(state).forget, memory_id)
     except MemoryNotFoundError as exc:
         raise ApiError(404, str(exc), "memory_not_found") from None
     trained = await asyncio.to_thread(_adapter_provenance, state)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field, model_validator
 
 from cove.daemon.api.errors import ApiError, responses
-from cove.daemon.api.state import DaemonState
+from cove.daemon.api.state import CoveState
 from cove.daemon.records import feedback, sessions
 
 router = APIRouter(prefix="/api/messages", tags=["sessions"])
@@ -32,17 +32,13 @@ class FeedbackBody(BaseModel):
         return self
 
 
-def _state(request: Request) -> DaemonState:
-    return request.app.state.cove
-
-
 @router.get(
     "/{message_id}",
     summary="One message with its sources, timings and feedback",
     responses=responses(404),
 )
-async def get_message(message_id: str, request: Request) -> dict:
-    return {"message": sessions.get_message(_state(request).db, message_id)}
+async def get_message(state: CoveState, message_id: str) -> dict:
+    return {"message": sessions.get_message(state.db, message_id)}
 
 
 @router.put(
@@ -53,12 +49,12 @@ async def get_message(message_id: str, request: Request) -> dict:
     "DELETE clears the feedback. Only the assistant's answers take feedback.",
     responses=responses(400, 404),
 )
-async def put_feedback(message_id: str, body: FeedbackBody, request: Request) -> dict:
+async def put_feedback(state: CoveState, message_id: str, body: FeedbackBody) -> dict:
     try:
-        stored = feedback.set_feedback(_state(request).db, message_id, body.rating, body.correction)
+        stored = feedback.set_feedback(state.db, message_id, body.rating, body.correction)
     except feedback.FeedbackError as exc:
         raise ApiError(400, str(exc), "invalid_feedback") from None
-    _state(request).forget_removed()  # a rating taken back is no longer a training example
+    state.forget_removed()  # a rating taken back is no longer a training example
     return {"feedback": stored}
 
 
@@ -68,10 +64,10 @@ async def put_feedback(message_id: str, body: FeedbackBody, request: Request) ->
     summary="Clear an answer's rating and correction",
     responses=responses(400, 404, notes={400: "Not one of the assistant's answers"}),
 )
-async def delete_feedback(message_id: str, request: Request) -> dict:
+async def delete_feedback(state: CoveState, message_id: str) -> dict:
     try:
-        cleared = feedback.delete_feedback(_state(request).db, message_id)
+        cleared = feedback.delete_feedback(state.db, message_id)
     except feedback.FeedbackError as exc:
         raise ApiError(400, str(exc), "invalid_feedback") from None
-    forgotten = _state(request).forget_removed()
+    forgotten = state.forget_removed()
     return {"message_id": message_id, "cleared": cleared, "training_examples_forgotten": forgotten}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from cove.daemon.api.errors import responses
-from cove.daemon.api.state import DaemonState
+from cove.daemon.api.state import CoveState
 from cove.daemon.runtime.models import load_backend, local_models, resolve_model
 from cove.daemon.runtime.ollama import PREFIX, list_ollama_models
 from cove.daemon.store import set_setting
@@ -20,8 +20,7 @@ class UseBody(BaseModel):
 
 
 @router.get("", summary="Chat models Cove can use, the current one marked")
-async def models(request: Request) -> dict:
-    state: DaemonState = request.app.state.cove
+async def models(state: CoveState) -> dict:
     current = state.runtime.backend.model_id
     found = [
         {"name": c.model_id, "backend": c.backend, "path": str(c.path), "current": False}
@@ -51,8 +50,7 @@ async def models(request: Request) -> dict:
     summary="Load another chat model; the current one stays on failure",
     responses=responses(400, 503, notes={400: "Invalid request, or the model did not load"}),
 )
-async def use_model(body: UseBody, request: Request) -> dict:
-    state: DaemonState = request.app.state.cove
+async def use_model(state: CoveState, body: UseBody) -> dict:
     choice = resolve_model(body.name, state.config)
     backend = await run_in_threadpool(
         state.runtime.swap, lambda: load_backend(choice, state.config, adapter=None)

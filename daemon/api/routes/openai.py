@@ -15,7 +15,7 @@ from cove.daemon.answer.pipeline import AskRequest
 from cove.daemon.api.disconnect import unless_disconnected
 from cove.daemon.api.errors import ApiError, error_body, responses
 from cove.daemon.api.sse import sse_content, sse_data, sse_response
-from cove.daemon.api.state import DaemonState
+from cove.daemon.api.state import CoveState, DaemonState
 from cove.daemon.runtime import Chunk, GenerationParams, Message, RuntimeErrorBase
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -97,10 +97,6 @@ class EmbeddingRequest(BaseModel):
     encoding_format: Literal["float"] = "float"
 
 
-def _state(request: Request) -> DaemonState:
-    return request.app.state.cove
-
-
 def _model_entry(model_id: str, owner: str) -> dict:
     return {"id": model_id, "object": "model", "created": 0, "owned_by": owner}
 
@@ -108,8 +104,7 @@ def _model_entry(model_id: str, owner: str) -> dict:
 @router.get(
     "/models", summary="Chat models first (the Cove assistant, the raw model), then embeddings"
 )
-async def list_models(request: Request) -> dict:
-    state = _state(request)
+async def list_models(state: CoveState) -> dict:
     return {
         "object": "list",
         "data": [
@@ -161,8 +156,7 @@ def _pipeline_request(body: ChatCompletionRequest) -> AskRequest:
     responses=sse_content("The completion, or with `stream: true` its chunks as SSE")
     | responses(400, 404, 503, notes={404: "No such model loaded"}),
 )
-async def chat_completions(body: ChatCompletionRequest, request: Request):
-    state = _state(request)
+async def chat_completions(state: CoveState, body: ChatCompletionRequest, request: Request):
     model = _pick_model(state, body)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
@@ -351,8 +345,7 @@ async def _stream_pipeline(
     summary="Embed text with the daemon's sentence-transformers model",
     responses=responses(400, 404, notes={404: "No such embedding model loaded"}),
 )
-async def embeddings(body: EmbeddingRequest, request: Request) -> dict:
-    state = _state(request)
+async def embeddings(state: CoveState, body: EmbeddingRequest, request: Request) -> dict:
     texts = [body.input] if isinstance(body.input, str) else body.input
     if not texts or any(not t for t in texts):
         raise ApiError(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from cove.daemon.answer.evidence import keyword_snippet
 from cove.daemon.api.errors import responses
-from cove.daemon.api.state import DaemonState
+from cove.daemon.api.state import CoveState
 
 router = APIRouter(prefix="/api", tags=["search"])
 
@@ -26,8 +26,7 @@ class SearchBody(BaseModel):
     summary="Chunks for a query: dense + BM25, fused, MMR, top-k",
     responses=responses(400),
 )
-async def search(body: SearchBody, request: Request) -> dict:
-    state: DaemonState = request.app.state.cove
+async def search(state: CoveState, body: SearchBody) -> dict:
     # None means "as configured"; a λ of 1.0 (MMR off) is passed on as it is.
     overrides = body.model_dump(exclude={"query"})
     hits, timings = await run_in_threadpool(state.retriever.search, body.query, **overrides)

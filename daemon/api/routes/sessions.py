@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from cove.daemon.api.errors import ApiError, responses
-from cove.daemon.api.state import DaemonState
+from cove.daemon.api.state import CoveState
 from cove.daemon.records import sessions
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
@@ -19,10 +19,6 @@ class RenameBody(BaseModel):
     title: str = Field(min_length=1, max_length=200, description="the session's new title")
 
 
-def _state(request: Request) -> DaemonState:
-    return request.app.state.cove
-
-
 @router.get(
     "",
     summary="Sessions, most recent first, with message counts",
@@ -30,11 +26,12 @@ def _state(request: Request) -> DaemonState:
     responses=responses(400),
 )
 async def list_sessions(
+    state: CoveState,
     request: Request,
     q: str | None = Query(None, min_length=1, description="text to look for"),
     limit: int | None = Query(None, ge=1, le=10000),
 ) -> dict:
-    return {"sessions": sessions.list_sessions(_state(request).db, q, limit)}
+    return {"sessions": sessions.list_sessions(state.db, q, limit)}
 
 
 @router.get(
@@ -42,14 +39,14 @@ async def list_sessions(
     summary="A session with all its messages, sources and feedback",
     responses=responses(404),
 )
-async def get_session(session_id: str, request: Request) -> dict:
-    return sessions.export_json(_state(request).db, session_id)
+async def get_session(state: CoveState, session_id: str) -> dict:
+    return sessions.export_json(state.db, session_id)
 
 
 @router.patch("/{session_id}", summary="Rename a session", responses=responses(400, 404))
-async def rename_session(session_id: str, body: RenameBody, request: Request) -> dict:
+async def rename_session(state: CoveState, session_id: str, body: RenameBody) -> dict:
     try:
-        session = sessions.rename_session(_state(request).db, session_id, body.title)
+        session = sessions.rename_session(state.db, session_id, body.title)
     except ValueError as exc:
         raise ApiError(400, str(exc), "invalid_title") from None
     return {"session": session}
@@ -60,8 +57,7 @@ async def rename_session(session_id: str, body: RenameBody, request: Request) ->
     summary="Delete a session, its messages and their feedback",
     responses=responses(404),
 )
-async def delete_session(session_id: str, request: Request) -> dict:
-    state = _state(request)
+async def delete_session(state: CoveState, session_id: str) -> dict:
     deleted = sessions.delete_session(state.db, session_id)
     return {"deleted": deleted | {"training_examples_forgotten": state.forget_removed()}}
 
@@ -74,11 +70,11 @@ async def delete_session(session_id: str, request: Request) -> dict:
     | responses(400, 404),
 )
 async def export_session(
+    state: CoveState,
     session_id: str,
-    request: Request,
     format: Literal["md", "json"] = Query("md", description="md or json"),
 ) -> dict | PlainTextResponse:
-    db = _state(request).db
+    db = state.db
     if format == "json":
         return sessions.export_json(db, session_id)
     return PlainTextResponse(

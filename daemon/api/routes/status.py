@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
+
+from cove.daemon.api.state import CoveState
 
 router = APIRouter(prefix="/api", tags=["daemon"])
 
 
 @router.get("/status", summary="Daemon, model and index state (shape fixed in design.md)")
-async def status(request: Request) -> dict:
-    return request.app.state.cove.status()
+async def status(state: CoveState) -> dict:
+    return state.status()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from cove.daemon.api.errors import responses
-from cove.daemon.api.state import DaemonState
+from cove.daemon.api.state import CoveState
 from cove.finetune.teach import teach
 
 router = APIRouter(prefix="/api/teach", tags=["training"])
@@ -17,14 +17,9 @@ class TeachBody(BaseModel):
     answer: str = Field(min_length=1, max_length=20_000, pattern=r"\S")
 
 
-def _state(request: Request) -> DaemonState:
-    return request.app.state.cove
-
-
 @router.post(
     "", summary="Teach Cove a fact: one question and answer pair", responses=responses(400)
 )
-async def add_pair(body: TeachBody, request: Request) -> dict:
-    state = _state(request)
+async def add_pair(state: CoveState, body: TeachBody) -> dict:
     written = teach(state.teach_folder, body.question, body.answer)
     return {"taught": written, "question": body.question.strip(), "answer": body.answer.strip()}

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from cove.daemon.api.errors import ApiError, responses
 from cove.daemon.api.sse import poll_events, sse_content, sse_response
-from cove.daemon.api.state import DaemonState
+from cove.daemon.api.state import CoveState, DaemonState
 from cove.daemon.learn.run import TERMINAL
 from cove.daemon.learn.training import RunNotFoundError, TrainingBusyError
 
@@ -28,12 +28,8 @@ class ScheduleBody(BaseModel):
     time: str | None = Field(None, description="HH:MM, 24-hour local time, e.g. 02:00")
 
 
-def _state(request: Request) -> DaemonState:
-    return request.app.state.cove
-
-
-def _training(request: Request):
-    training = _state(request).training
+def _training(state: DaemonState):
+    training = state.training
     if training is None:
         raise ApiError(503, "training is not available in this daemon", "training_unavailable")
     return training
@@ -44,8 +40,8 @@ def _training(request: Request):
     summary="Training: the run in progress, latest runs, schedule, conditions",
     responses=responses(400),
 )
-async def train_status(request: Request, limit: int = Query(10, ge=1, le=1000)) -> dict:
-    return await asyncio.to_thread(_state(request).training_status, limit)
+async def train_status(state: CoveState, limit: int = Query(10, ge=1, le=1000)) -> dict:
+    return await asyncio.to_thread(state.training_status, limit)
 
 
 @router.post(
@@ -54,8 +50,8 @@ async def train_status(request: Request, limit: int = Query(10, ge=1, le=1000)) 
     summary="Start a training run now (whatever the hardware)",
     responses=responses(400, 409, 503, notes={409: "A run is in progress"}),
 )
-async def start(request: Request, body: StartBody | None = None) -> dict:
-    training = _training(request)
+async def start(state: CoveState, body: StartBody | None = None) -> dict:
+    training = _training(state)
     try:
         run = await asyncio.to_thread(training.start, "now", body.steps if body else None)
     except TrainingBusyError as exc:
@@ -68,8 +64,8 @@ async def start(request: Request, body: StartBody | None = None) -> dict:
     summary="Stop the run in progress (the steps done are kept)",
     responses=responses(409, 503, notes={409: "No run is in progress"}),
 )
-async def cancel(request: Request) -> dict:
-    run = _training(request).cancel()
+async def cancel(state: CoveState) -> dict:
+    run = _training(state).cancel()
     if run is None:
         raise ApiError(409, "no training run is in progress", "no_training_run")
     return {"run": run}
@@ -80,9 +76,9 @@ async def cancel(request: Request) -> dict:
     summary="One training run: stage, progress, losses, decision",
     responses=responses(404, 503),
 )
-async def get_run(run_id: str, request: Request) -> dict:
+async def get_run(state: CoveState, run_id: str) -> dict:
     try:
-        return {"run": _training(request).get_run(run_id)}
+        return {"run": _training(state).get_run(run_id)}
     except RunNotFoundError as exc:
         raise ApiError(404, str(exc), "run_not_found") from None
 
@@ -94,8 +90,8 @@ async def get_run(run_id: str, request: Request) -> dict:
     responses=sse_content("`run` events, and a keep-alive comment when quiet", events=("run",))
     | responses(404, 503),
 )
-async def run_events(run_id: str, request: Request):
-    training = _training(request)
+async def run_events(state: CoveState, run_id: str, request: Request):
+    training = _training(state)
     try:
         training.get_run(run_id)
     except RunNotFoundError as exc:
@@ -115,8 +111,8 @@ async def run_events(run_id: str, request: Request):
     summary="Train every night at a time, or turn the schedule off",
     responses=responses(400, 503),
 )
-async def set_schedule(body: ScheduleBody, request: Request) -> dict:
-    scheduler = _state(request).scheduler
+async def set_schedule(state: CoveState, body: ScheduleBody) -> dict:
+    scheduler = state.scheduler
     if scheduler is None:
         raise ApiError(503, "the scheduler is not running in this daemon", "scheduler_unavailable")
     if not body.enabled:
