@@ -11,8 +11,7 @@ import logging
 import os
 import sqlite3
 import stat
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +19,12 @@ from pathlib import Path
 import sqlite_utils
 
 from cove.daemon.ingest.diskspace import out_of_space
+from cove.daemon.ingest.garbage import Garbage
 from cove.index import manifest
 from cove.index.chunking import Chunk, chunk_document, embed_text
 from cove.index.document import LoadError, SkipFile
 from cove.index.embedcache import CachedEmbedding, text_hash
 from cove.index.embedder import Embedder
-from cove.index.ignore import IgnoreRules
 from cove.index.loaders import SUPPORTED_SUFFIXES
 from cove.index.loaders.isolated import IsolatedLoader
 from cove.index.pathnames import escape_path, printable, unescape_path
@@ -33,9 +32,6 @@ from cove.index.vectors import VectorStore
 
 log = logging.getLogger("cove.ingest")
 
-# Superseded chunk rows are deleted this long after their file flipped generation, so a
-# search that read Chroma just before the flip still finds their rows.
-GC_DELAY_S = 2.0
 # A file that changes while it is read is read again once it settles; after this many
 # tries in a row it is failed (its next change brings it back).
 MAX_REREADS = 3
@@ -93,7 +89,7 @@ class FileIngester:
         self.loader = loader
         self.settings = settings
         self.model = embedder.name
-        self._garbage: list[tuple[float, int]] = []  # (due, file_id)
+        self.garbage = Garbage()  # older generations of files indexed again
         self._rereads: dict[str, int] = {}  # key -> times in a row it changed while read
         # Files are loaded and chunked here, one at a time, ahead of the worker: the next
         # file is read while the encoder (which releases the GIL) embeds the ones before.
@@ -299,7 +295,7 @@ class FileIngester:
                 file_format=p.file_format,
                 chunk_count=len(chunk_ids),
             )
-            self._garbage.append((time.monotonic() + GC_DELAY_S, file_id))
+            self.garbage.add(file_id)
 
     def _write_generation(
         self, db: sqlite_utils.Database, p: Prepared
@@ -373,68 +369,6 @@ class FileIngester:
                 manifest.touch_file(db, candidate["id"], info.st_size, info.st_mtime)
                 return True
         return False
-
-    # --- housekeeping ---------------------------------------------------------------
-
-    def collect_garbage(
-        self, db: sqlite_utils.Database, store: VectorStore, force: bool = False
-    ) -> None:
-        """Delete superseded generations whose grace period is over."""
-        now = time.monotonic()
-        due = {f for t, f in self._garbage if force or t <= now}
-        if not due:
-            return
-        self._garbage = [(t, f) for t, f in self._garbage if f not in due]
-        for file_id in due:
-            ids = manifest.superseded_chunk_ids(db, file_id)
-            if ids:
-                store.delete(ids)
-                manifest.delete_chunks(db, ids)
-
-    def has_garbage(self) -> float | None:
-        """When the next garbage is due (monotonic), or None."""
-        return min((t for t, _ in self._garbage), default=None)
-
-    def reconcile(
-        self, db: sqlite_utils.Database, store: VectorStore, folder_id: int, rules: IgnoreRules
-    ) -> Iterable[str]:
-        """Compare a folder with the manifest by size and mtime; forget vanished files,
-        adopt renames made while the daemon was down, and return paths to look at."""
-        known = manifest.files_in_folder(db, folder_id)
-        changed: list[tuple[str, str, int]] = []  # (path, its key in the manifest, size)
-        seen: set[str] = set()
-        for entry in rules.walk():
-            key = escape_path(entry.path)
-            seen.add(key)
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            row = known.get(key)
-            if row is None or (row["size"], row["mtime"]) != (info.st_size, info.st_mtime):
-                changed.append((entry.path, key, info.st_size))
-        gone = [p for p in known if p not in seen]
-        by_size: dict[int, list[dict]] = {}
-        for p in gone:
-            if known[p]["status"] == manifest.INDEXED:
-                by_size.setdefault(known[p]["size"], []).append(known[p])
-        for path, key, size in changed:
-            if key not in known and by_size.get(size):
-                self._adopt_by_hash(db, folder_id, path, by_size[size], gone)
-        forget_files(db, store, gone)
-        return [path for path, _, _ in changed]
-
-    def _adopt_by_hash(self, db, folder_id, path, candidates, gone) -> None:
-        try:
-            digest = file_hash(Path(path))
-        except OSError:
-            return
-        for row in candidates:
-            if row["hash"] == digest and row["path"] in gone:
-                manifest.rename_file(db, row["id"], escape_path(path), folder_id)
-                gone.remove(row["path"])
-                candidates.remove(row)
-                return
 
 
 def file_hash(path: Path) -> str:

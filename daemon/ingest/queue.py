@@ -110,7 +110,7 @@ class Indexer:
         if not self._thread.is_alive():
             # Searches are over: superseded generations can go now rather than at next start.
             try:
-                self.ingester.collect_garbage(self._db, self.store, force=True)
+                self.ingester.garbage.collect(self._db, self.store, force=True)
             except Exception:  # noqa: BLE001 - e.g. a full disk: the start-up repair does it
                 log.warning("superseded chunks are left for the next start", exc_info=True)
         self.ingester.close()
@@ -283,7 +283,7 @@ class Indexer:
                         task = self._take_files(task)
                     self._busy = True
                     return task
-                garbage = self.ingester.has_garbage()
+                garbage = self.ingester.garbage.next_due()
                 if garbage is not None and garbage <= now and self.space.reason is None:
                     return Task("gc")
                 deadlines = [*self._debounce.values(), *([garbage] if garbage else [])]
@@ -375,7 +375,7 @@ class Indexer:
             for name in self.store.drop_others():
                 log.info("dropped the vector collection of a previous model: %s", name)
         elif task.kind == "gc":
-            self.ingester.collect_garbage(self._db, self.store)
+            self.ingester.garbage.collect(self._db, self.store)
         elif task.kind == "rebuild":
             try:
                 rebuilt = upkeep.rebuild(self._db, self.store, self.ingester, self._restoring)
@@ -437,7 +437,7 @@ class Indexer:
                 if not root.is_dir():
                     log.warning("watched folder %s is missing; its index is kept", root)
                     continue
-                for path in self.ingester.reconcile(self._db, self.store, folder_id, rules):
+                for path in upkeep.reconcile(self._db, self.store, folder_id, rules):
                     self.enqueue(Task("file", path=path))
         finally:
             self.counters.scanning = False

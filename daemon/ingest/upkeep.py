@@ -10,16 +10,19 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import sqlite_utils
 
-from cove.daemon.ingest.pipeline import FileIngester
+from cove.daemon.ingest.pipeline import FileIngester, file_hash, forget_files
 from cove.index import manifest
 from cove.index.chunking import Chunk, embed_text
 from cove.index.embedcache import CachedEmbedding, cached_vectors
+from cove.index.ignore import IgnoreRules
+from cove.index.pathnames import escape_path
 from cove.index.vectors import VectorStore
 
 log = logging.getLogger("cove.upkeep")
@@ -178,3 +181,49 @@ def _embed_again(
     batcher.add(texts)
     batcher.flush()
     return batcher.vectors(texts), batcher.embedded
+
+
+# --- reconcile: a folder against the manifest, after the daemon was down ---------------
+
+
+def reconcile(
+    db: sqlite_utils.Database, store: VectorStore, folder_id: int, rules: IgnoreRules
+) -> Iterable[str]:
+    """Compare a folder with the manifest by size and mtime; forget vanished files,
+    adopt renames made while the daemon was down, and return paths to look at."""
+    known = manifest.files_in_folder(db, folder_id)
+    changed: list[tuple[str, str, int]] = []  # (path, its key in the manifest, size)
+    seen: set[str] = set()
+    for entry in rules.walk():
+        key = escape_path(entry.path)
+        seen.add(key)
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        row = known.get(key)
+        if row is None or (row["size"], row["mtime"]) != (info.st_size, info.st_mtime):
+            changed.append((entry.path, key, info.st_size))
+    gone = [p for p in known if p not in seen]
+    by_size: dict[int, list[dict]] = {}
+    for p in gone:
+        if known[p]["status"] == manifest.INDEXED:
+            by_size.setdefault(known[p]["size"], []).append(known[p])
+    for path, key, size in changed:
+        if key not in known and by_size.get(size):
+            _adopt_by_hash(db, folder_id, path, by_size[size], gone)
+    forget_files(db, store, gone)
+    return [path for path, _, _ in changed]
+
+
+def _adopt_by_hash(db, folder_id, path, candidates, gone) -> None:
+    try:
+        digest = file_hash(Path(path))
+    except OSError:
+        return
+    for row in candidates:
+        if row["hash"] == digest and row["path"] in gone:
+            manifest.rename_file(db, row["id"], escape_path(path), folder_id)
+            gone.remove(row["path"])
+            candidates.remove(row)
+            return
