@@ -30,8 +30,11 @@ support for, of all claims), citation precision (cited sources that are the ques
 page, of all cited sources), answers cut by repetition and answers that ran to the token
 limit, prompt tokens, and p50/p95 first-token and total time from the daemon's own timings.
 
-Writes bench/answers.json. Usage:
-    python bench/answers.py [--limit N] [--extra-pages 60] [--home DIR]
+`--backend` indexes and searches with another embedder (every pipeline's config.toml then
+starts with its `[embeddings] backend` line).
+
+Writes bench/answers.json (bench/answers-<backend>.json with --backend). Usage:
+    python bench/answers.py [--limit N] [--extra-pages 60] [--home DIR] [--backend NAME]
 """
 
 from __future__ import annotations
@@ -165,8 +168,10 @@ def summary(rows: list[dict]) -> dict:
     }
 
 
-def measure(home: Path, corpus: Path, items: list[dict], pipelines: dict[str, str]) -> dict:
-    daemon = start_daemon(home)
+def measure(
+    home: Path, corpus: Path, items: list[dict], pipelines: dict[str, str], embeddings: str = ""
+) -> dict:
+    daemon = start_daemon(home, embeddings)
     try:
         with daemon.client() as client:
             client.add_folder(str(corpus))
@@ -177,7 +182,7 @@ def measure(home: Path, corpus: Path, items: list[dict], pipelines: dict[str, st
         daemon.stop()
     results: dict = {"index": {k: indexed[k] for k in ("files", "chunks", "failed")}}
     for name, config in pipelines.items():
-        (home / "config.toml").write_text(config)
+        (home / "config.toml").write_text(embeddings + config)
         daemon.start()
         try:
             with daemon.client() as client:
@@ -200,7 +205,9 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=sorted(PIPELINES), help="run one pipeline (while tuning; no report)"
     )
+    parser.add_argument("--backend", help="[embeddings] backend (default: the default's)")
     args = parser.parse_args()
+    embeddings = f'[embeddings]\nbackend = "{args.backend}"\n' if args.backend else ""
     if not CORPUS.is_dir():
         sys.exit(f"{CORPUS} is missing: apt-get install postgresql-doc-15")
     items = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
@@ -212,7 +219,7 @@ def main() -> None:
         corpus = home.parent / "postgresql"
         pages = copy_pages(corpus, [i["file"] for i in items], args.extra_pages)
         pipelines = {args.only: PIPELINES[args.only]} if args.only else PIPELINES
-        results = measure(home, corpus, items, pipelines)
+        results = measure(home, corpus, items, pipelines, embeddings)
     if args.only:
         tuning = Path(tempfile.gettempdir()) / f"cove-answers-{args.only}.json"
         tuning.write_text(json.dumps(results[args.only], indent=2) + "\n")
@@ -225,7 +232,10 @@ def main() -> None:
         "minutes": round((time.time() - started) / 60, 1),
         **results,
     }
-    (BENCH / "answers.json").write_text(json.dumps(report, indent=2) + "\n")
+    if args.backend:
+        report["backend"] = args.backend
+    out = BENCH / (f"answers-{args.backend}.json" if args.backend else "answers.json")
+    out.write_text(json.dumps(report, indent=2) + "\n")
     for name in PIPELINES:
         print(name, json.dumps(results[name]["summary"]))
 

@@ -19,7 +19,10 @@ an HTTP request and a SQL count in the daemon, which the encoder's two cores pay
 a clock no finer than 0.1 s in a run of minutes. The 1-minute load average before and after
 each half is recorded: other work on the machine slows the half it overlaps.
 
-Writes bench/ingest.json. Usage: python bench/ingest.py [--files 200] [--poll-ms 100]
+`--backend` measures another embedder than the default (both halves use it).
+
+Writes bench/ingest.json (bench/ingest-<backend>.json with --backend). Usage:
+    python bench/ingest.py [--files 200] [--poll-ms 100] [--backend NAME]
 """
 
 from __future__ import annotations
@@ -36,9 +39,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cove.daemon.config import DEFAULT_EMBEDDING_BACKEND  # noqa: E402
 from cove.index.chunking import chunk_document, default_chunk_tokens, embed_text  # noqa: E402
 from cove.index.document import LoadError, SkipFile  # noqa: E402
-from cove.index.embedder import Embedder, default_model_path  # noqa: E402
+from cove.index.embedder import Embedder, default_model_path, load_embedder  # noqa: E402
 from cove.index.loaders import load_document  # noqa: E402
 from tests.support.daemon import start_daemon  # noqa: E402
 
@@ -54,8 +58,8 @@ def copy_corpus(target: Path, count: int) -> list[Path]:
     return sorted(target.iterdir())
 
 
-def pipeline(folder: Path, home: Path, poll_s: float) -> dict:
-    daemon = start_daemon(home)
+def pipeline(folder: Path, home: Path, poll_s: float, backend: str) -> dict:
+    daemon = start_daemon(home, f'[embeddings]\nbackend = "{backend}"\n')
     try:
         client = daemon.client()
         started = time.perf_counter()
@@ -104,7 +108,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--poll-ms", type=float, default=100.0)
+    parser.add_argument("--backend", help=f"[embeddings] backend ({DEFAULT_EMBEDDING_BACKEND})")
     args = parser.parse_args()
+    backend = args.backend or DEFAULT_EMBEDDING_BACKEND
     if not CORPUS.is_dir():
         sys.exit(f"{CORPUS} is missing: apt-get install postgresql-doc-15")
     work = Path(tempfile.mkdtemp(prefix="cove-bench-ingest-"))
@@ -112,10 +118,15 @@ def main() -> None:
         files = copy_corpus(work / "corpus", args.files)
         print(f"pipeline: indexing {len(files)} PostgreSQL doc pages…", flush=True)
         load = {"pipeline_before": os.getloadavg()[0]}
-        piped = pipeline(work / "corpus", work / "home", args.poll_ms / 1000)
+        piped = pipeline(work / "corpus", work / "home", args.poll_ms / 1000, backend)
         load["pipeline_after"] = os.getloadavg()[0]
         print("baseline: raw encoder on the same texts…", flush=True)
-        embedder = Embedder(default_model_path(), batch_size=BATCH)
+        embedder = load_embedder(
+            default_model_path(),
+            backend,
+            cache_dir=work / "home" / "models" / "onnx",
+            batch_size=BATCH,
+        )
         texts = embedded_texts(files, embedder)
         load["raw_before"] = os.getloadavg()[0]
         raw = raw_encoder(embedder, texts)
@@ -123,6 +134,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = {
+        "backend": backend,
         "corpus": str(CORPUS),
         "files": piped["files"],
         "chunks": piped["chunks"],
@@ -143,7 +155,8 @@ def main() -> None:
         },
     }
     result["ratio"] = result["pipeline"]["chunks_per_s"] / result["raw_encoder"]["chunks_per_s"]
-    (ROOT / "bench" / "ingest.json").write_text(json.dumps(result, indent=2))
+    name = f"ingest-{args.backend}.json" if args.backend else "ingest.json"
+    (ROOT / "bench" / name).write_text(json.dumps(result, indent=2))
     print(
         f"pipeline:    {result['pipeline']['files_per_s']:.2f} files/s, "
         f"{result['pipeline']['chunks_per_s']:.1f} chunks/s "

@@ -293,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", action="append", default=[], help="NAME=section.key=value;...")
     parser.add_argument("--out-dir", type=Path, default=BENCH, help="for --set reports")
     parser.add_argument("--baseline-ref", help="run the --set baseline on this commit's code")
+    parser.add_argument("--corpora", help="with --set: only the parts over these (git,ko,en)")
     args = parser.parse_args(argv)
     if args.set:
         names = list(SETS) if args.set == "all" else args.set.split(",")
@@ -300,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown sets: {', '.join(sorted(unknown))}")
         variants = [parse_variant(v) for v in args.variant]
         log = lambda line: print(line, file=sys.stderr)  # noqa: E731
-        run_sets(names, variants, args.out_dir, log, args.baseline_ref)
+        only = set(args.corpora.split(",")) if args.corpora else None
+        run_sets(names, variants, args.out_dir, log, args.baseline_ref, only)
         return 0
     suffix = ("" if args.format == "txt" else f"-{args.format}") + (
         "" if args.backend == "torch" else f"-{args.backend}"

@@ -197,12 +197,16 @@ def run_sets(
     out_dir: Path,
     log: Callable[[str], None],
     baseline_ref: str | None = None,
+    corpora_only: set[str] | None = None,
 ) -> dict[str, dict]:
     """Measure every set under every variant (baseline first); write one report per set.
     With `baseline_ref` (a commit, e.g. HEAD), the baseline daemon runs that commit's code
-    and the variants the working tree's."""
+    and the variants the working tree's. `corpora_only` keeps the parts over those corpora
+    (`exact` over git alone: the Korean help takes e5 20 minutes to index here)."""
     variants = [BASELINE, *[v for v in variants if v.name != BASELINE.name]]
     jobs = {name: load_set(name) for name in names}
+    if corpora_only:
+        jobs = {n: [p for p in parts if p[0] in corpora_only] for n, parts in jobs.items()}
     corpora = sorted({c for parts in jobs.values() for c, _, _ in parts})
     results: dict[tuple[str, str, str], dict] = {}  # (set, corpus, variant) -> index + rows
     with tempfile.TemporaryDirectory(prefix="cove-bench-sets-") as tmp:
