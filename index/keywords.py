@@ -224,15 +224,29 @@ def _ranked(db: sqlite_utils.Database, match: str | None, limit: int) -> list[tu
 
 def strong_match(db: sqlite_utils.Database, query: str, hits: Sequence[tuple[int, float]]) -> bool:
     """Whether BM25's first hit is a strong lexical match: it clearly outscores the second
-    and holds a rare query term (a made-up code word, an error number, a name)."""
+    and holds a rare query term (a made-up code word, an error number, a name). A Korean,
+    Chinese or Japanese word is looked up whole, as the phrase of its character pairs: its
+    pairs alone are common syllables."""
     if not hits or (len(hits) > 1 and hits[0][1] < TOP_MARGIN * hits[1][1]):
         return False
     top = hits[0][0]
-    for term in query_terms(query):
+    for match in _lookups(query):
         rows = db.execute(
-            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?",
-            [f'"{term}"', RARE_DF + 1],
+            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?", [match, RARE_DF + 1]
         ).fetchall()
         if len(rows) <= RARE_DF and any(r[0] == top for r in rows):
             return True
     return False
+
+
+def _lookups(query: str) -> list[str]:
+    """FTS5 queries for the query's terms: a word of a spaced script as itself, a run of an
+    unspaced one (two characters or more) as the phrase of its pairs."""
+    found: list[str] = []
+    for word, script in script_words(query):
+        if script in ("hangul", "han_kana", "southeast_asian"):
+            if len(word) > 1:
+                found.append('"' + " ".join(pairs(word)) + '"')
+        elif word.lower() not in STOPWORDS:
+            found.append(f'"{word.lower()}"')
+    return list(dict.fromkeys(found))

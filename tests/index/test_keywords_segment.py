@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import time
 
+import sqlite_utils
+
 from cove.daemon.store import migrations, open_db
 from cove.daemon.store.migrations import migrate
 from cove.index import manifest
@@ -15,6 +17,7 @@ from cove.index.keywords import (
     query_terms,
     script_share,
     segment,
+    strong_match,
     terms,
 )
 
@@ -115,3 +118,19 @@ def test_m008_resegments_an_existing_index_and_leaves_vectors_alone(tmp_path, mo
     db.execute("DELETE FROM chunks WHERE id = ?", [korean])  # the delete trigger still pairs
     assert found('"버전"') == [] and found('"안내"') == [english]
     db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+
+
+def test_a_rare_korean_word_is_a_strong_match_although_its_syllables_are_common():
+    db = sqlite_utils.Database(memory=True)
+    db.execute("CREATE VIRTUAL TABLE chunks_fts USING fts5(text, heading)")
+    # 다래, 래나 and 나무 are in every note; only the first holds them as one word.
+    notes = ["다래나무 열매는 가을에 익습니다."]
+    notes += [f"다래끼와 미래나라 나무 이야기 {n}" for n in range(8)]
+    for rowid, text in enumerate(notes, start=1):
+        db.execute(
+            "INSERT INTO chunks_fts(rowid, text, heading) VALUES (?, ?, '')",
+            [rowid, segment(text)],
+        )
+    assert strong_match(db, "다래나무", [(1, 9.0), (2, 3.0)])
+    assert not strong_match(db, "나무", [(1, 9.0), (2, 3.0)])  # a common word
+    assert not strong_match(db, "다래나무", [(1, 9.0), (2, 8.0)])  # not clearly first
