@@ -78,7 +78,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 from eval_corpus import copy_corpus, html_qrels, missing_judged  # noqa: E402
-from retrieval_sets import SETS, parse_variant, run_sets  # noqa: E402
+from retrieval_sets import SETS, index_corpus, parse_variant, run_sets  # noqa: E402
 
 from cove.index.evaluate import (  # noqa: E402
     evaluate,
@@ -156,25 +156,6 @@ def cove_json(daemon: RunningDaemon, *args: str, timeout: float = 600) -> Any:
     if done.returncode != 0:
         raise RuntimeError(f"cove {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
     return json.loads(done.stdout) if done.stdout.strip() else None
-
-
-def build_index(daemon: RunningDaemon, corpus: Path) -> dict[str, Any]:
-    """Add the corpus folder and wait until the daemon's index is idle."""
-    started = time.perf_counter()
-    cove_json(daemon, "folders", "add", str(corpus))
-    done = daemon.cove(
-        "index", "wait", "--timeout", str(INDEX_TIMEOUT_S), timeout=INDEX_TIMEOUT_S + 60
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"cove index wait failed ({done.returncode}):\n{done.stderr}")
-    index = daemon.client().status()["index"]
-    return {
-        "index_s": round(time.perf_counter() - started, 1),
-        "files": index["files"],
-        "chunks": index["chunks"],
-        "failed": index["failed"],
-        "embedded_total": index.get("embedded_total"),
-    }
 
 
 def rankings_for(
@@ -333,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         indexes, rows = [], []
         for heading in headings:
             with daemon_for(Path(tmp) / f"home-{heading}", heading, args.backend) as daemon:
-                built = build_index(daemon, corpus)
+                built = index_corpus(daemon, corpus)
                 print(f"heading_in_embedding={heading}: indexed {built}", file=sys.stderr)
                 cross = cove_json(
                     daemon, "eval", "retrieval", "--queries", str(args.queries),

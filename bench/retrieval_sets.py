@@ -163,8 +163,12 @@ def run_searches(daemon: Any, root: Path, queries: dict[str, str], qrels: dict) 
 
 
 def index_corpus(daemon: Any, corpus: Path) -> dict[str, Any]:
+    """Add the corpus folder and wait until the daemon's index is idle (also used by the
+    grid of bench/retrieval.py)."""
     started = time.perf_counter()
-    daemon.cove("folders", "add", str(corpus), "--json")
+    added = daemon.cove("folders", "add", str(corpus), "--json")
+    if added.returncode != 0:
+        raise RuntimeError(f"cove folders add failed ({added.returncode}):\n{added.stderr}")
     done = daemon.cove(
         "index", "wait", "--timeout", str(INDEX_TIMEOUT_S), timeout=INDEX_TIMEOUT_S + 60
     )
