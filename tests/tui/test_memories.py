@@ -176,8 +176,13 @@ def test_f5_lists_memories_taught_with_the_cli_and_searches_them(
             await pilot.press("ctrl+f")
             assert isinstance(app.focused, Input)
             await pilot.press(*"boat name")
+            # Each keystroke searches: wait for the search of the whole query, not "boat n".
             await wait_for(
-                pilot, lambda: "close to" in str(screen.query_one("#memory-count").render())
+                pilot,
+                lambda: (
+                    str(screen.query_one("#memory-count").render())
+                    == count_text(len(screen.memories), "boat name")
+                ),
             )
             assert screen.memories[0]["id"] == boat["id"]
             count = str(screen.query_one("#memory-count").render())
