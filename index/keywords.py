@@ -38,6 +38,12 @@ SCRIPT_PRESENT = {
 # RARE_DF chunks hold, and scores at least TOP_MARGIN times the second hit.
 RARE_DF = 3
 TOP_MARGIN = 1.5
+# An exact phrase (search.py): a query of 2..PHRASE_TERMS terms found verbatim, or as a
+# phrase of its terms, in at most PHRASE_MAX chunks. Longer queries are questions, not
+# phrases, and their phrase lookup would walk the position lists of every common word.
+PHRASE_TERMS = 8
+PHRASE_MAX = 10
+PHRASE_SCAN = 100  # phrase hits read to find the verbatim ones among them
 
 # Words that match most chunks: scoring every row they match dominated BM25's latency
 # (171 ms p50 at 100k chunks in bench/search.py) while adding almost nothing to the rank.
@@ -220,6 +226,40 @@ def _ranked(db: sqlite_utils.Database, match: str | None, limit: int) -> list[tu
         [match, limit * 2 + 20, limit],
     ).fetchall()
     return [(int(r[0]), float(r[1])) for r in rows]
+
+
+def phrase_query(text: str) -> str | None:
+    """The FTS5 phrase of every term of `text` in order (`--show-toplevel` → "show
+    toplevel", a Korean phrase → its character pairs), or None for fewer than 2 terms or
+    more than PHRASE_TERMS."""
+    words = [w.lower() for w in terms(text)]
+    if not 2 <= len(words) <= PHRASE_TERMS:
+        return None
+    return '"' + " ".join(words) + '"'
+
+
+def phrase_hits(db: sqlite_utils.Database, query: str) -> list[tuple[int, float]]:
+    """(chunk id, BM25 score) of the live chunks that hold the whole query, best first: those
+    that hold it verbatim (`--show-toplevel` as written) when 1..PHRASE_MAX do, else those
+    that hold its terms as a phrase (`show toplevel`, `show-toplevel`) when 1..PHRASE_MAX
+    do, else none. An option name, a config key or a Korean phrase found as written is what
+    the user asked for, even where BM25 over its separate words prefers another chunk."""
+    match = phrase_query(query)
+    if match is None:
+        return []
+    rows = _ranked(db, match, PHRASE_SCAN)
+    literal = " ".join(query.split()).casefold()
+    texts = dict(
+        db.execute(
+            f"SELECT id, text FROM chunks WHERE id IN ({','.join('?' * len(rows))})",
+            [i for i, _ in rows],
+        ).fetchall()
+    )
+    verbatim = [r for r in rows if literal in " ".join(texts[r[0]].split()).casefold()]
+    for found in (verbatim, rows):
+        if 1 <= len(found) <= PHRASE_MAX:
+            return found
+    return []
 
 
 def strong_match(db: sqlite_utils.Database, query: str, hits: Sequence[tuple[int, float]]) -> bool:

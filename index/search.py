@@ -6,6 +6,8 @@ the BM25 weight is scaled by the share of the query's words whose script occurs 
 keyword hits (a Korean question over English notes: zero, the dense order), and a strong
 lexical match (BM25's first hit holds a rare query term and clearly outscores the second)
 goes first, which RRF alone never did: BM25's rank 1 scored 0.5/61, below dense's rank 50.
+So do the few chunks that hold a short query whole, as a phrase (an option name, a config
+key, a Korean phrase): their words apart are common, so BM25 alone may rank others first.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 import sqlite_utils
 
 from cove.index.embedcache import cached_vectors
-from cove.index.keywords import bm25_search, script_share, strong_match
+from cove.index.keywords import bm25_search, phrase_hits, script_share, strong_match
 from cove.index.manifest import live_chunks
 from cove.index.vectors import VectorStore
 
@@ -79,6 +81,14 @@ def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, fl
         for rank, chunk_id in enumerate(ids, start=1):
             fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (k + rank)
     return fused
+
+
+def pin(fused: dict[int, float], pinned: Sequence[int], step: float) -> None:
+    """Score `pinned` above every other fused candidate, in their order (a strong lexical
+    match, exact phrase hits)."""
+    top = max((v for i, v in fused.items() if i not in pinned), default=0.0)
+    for place, chunk_id in enumerate(pinned):
+        fused[chunk_id] = top + (len(pinned) - place) * step
 
 
 def mmr(
@@ -151,11 +161,13 @@ def hybrid_search(
         except Exception as exc:  # noqa: BLE001 - Chroma full or damaged: keywords still answer
             log.warning("dense search failed (%s); keyword search answers alone", exc)
             dense = []
-        chunks = live_chunks(db, list({i for i, _ in dense} | {i for i, _ in bm25}))
-        bm25_weight, strong = params.bm25_weight, None
+        phrase = phrase_hits(db, query) if params.adaptive_fusion and bm25 else []
+        chunks = live_chunks(db, list({i for i, _ in dense + bm25 + phrase}))
+        bm25_weight, pinned = params.bm25_weight, [i for i, _ in phrase]
         if params.adaptive_fusion and dense:  # keywords alone are kept whatever the script
             bm25_weight *= script_share(query, [chunks[i]["text"] for i, _ in bm25])
-            strong = bm25[0][0] if bm25_weight > 0 and strong_match(db, query, bm25) else None
+            if not pinned and bm25_weight > 0 and strong_match(db, query, bm25):
+                pinned = [bm25[0][0]]
         need_vectors = params.mmr_lambda is not None and params.mmr_lambda < 1.0
         by_hash = (
             cached_vectors(db, model, [c["embed_hash"] for c in chunks.values()])
@@ -166,13 +178,13 @@ def hybrid_search(
         db.execute("COMMIT")
     # Vectors of replaced generations may still be in Chroma for a moment: keep live ones.
     dense = [(i, s) for i, s in dense if i in chunks][: params.candidates]
-    dense_scores, bm25_scores = dict(dense), dict(bm25)
+    pinned = [i for i in pinned if i in chunks]
+    dense_scores, bm25_scores = dict(dense), {**dict(phrase), **dict(bm25)}
     fused = rrf(
         [([i for i, _ in dense], params.dense_weight), ([i for i, _ in bm25], bm25_weight)],
         params.rrf_k,
     )
-    if strong is not None:
-        fused[strong] = max(fused.values()) + bm25_weight / (params.rrf_k + 1)
+    pin(fused, pinned, params.bm25_weight / (params.rrf_k + 1))
     ranked = sorted(fused, key=lambda i: fused[i], reverse=True)
     if need_vectors:
         pool = ranked[: max(params.mmr_pool, params.k)]
@@ -186,9 +198,9 @@ def hybrid_search(
         scores = rerank(query, [chunks[i]["text"] for i in pool])
         rerank_scores = {i: float(s) for i, s in zip(pool, scores, strict=True)}
         ranked = sorted(pool, key=lambda i: rerank_scores[i], reverse=True)
-        if strong is not None and strong not in ranked[: params.k]:
-            ranked.remove(strong)
-            ranked.insert(params.k - 1, strong)
+        kept = [i for i in pinned if i not in ranked[: params.k]][: params.k]
+        ranked = [i for i in ranked if i not in kept]
+        ranked[params.k - len(kept) : params.k - len(kept)] = kept
     return [
         SearchHit(
             chunk_id=i,

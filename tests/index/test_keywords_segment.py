@@ -14,6 +14,8 @@ from cove.daemon.store.migrations import migrate
 from cove.index import manifest
 from cove.index.keywords import (
     fts_columns,
+    phrase_hits,
+    phrase_query,
     query_terms,
     script_share,
     segment,
@@ -134,3 +136,33 @@ def test_a_rare_korean_word_is_a_strong_match_although_its_syllables_are_common(
     assert strong_match(db, "다래나무", [(1, 9.0), (2, 3.0)])
     assert not strong_match(db, "나무", [(1, 9.0), (2, 3.0)])  # a common word
     assert not strong_match(db, "다래나무", [(1, 9.0), (2, 8.0)])  # not clearly first
+
+
+def test_a_short_query_is_looked_up_whole_as_a_phrase_of_its_terms():
+    assert phrase_query("--show-toplevel") == '"show toplevel"'
+    assert phrase_query("push.followTags") == '"push followtags"'
+    assert phrase_query("다래나무 열매") == '"다래 래나 나무 열매"'
+    assert phrase_query("rebase") is None  # one term: the strong-match rule's case
+    assert phrase_query("how do I move the last three commits onto another branch") is None
+
+
+def test_phrase_hits_are_the_few_live_chunks_holding_the_query_whole(tmp_path):
+    db = open_db(tmp_path / "cove.db")
+    folder = manifest.add_folder(db, str(tmp_path / "docs"))
+    file_id = manifest.record_file(
+        db, folder["id"], str(tmp_path / "docs" / "a.md"), status="indexing", size=1, mtime=1
+    )
+    texts = ["git rev-parse --show-toplevel prints the top directory."]
+    texts += [f"show the toplevel menu, then show it again ({n})." for n in range(12)]
+    texts += ["Both show toplevel windows.", "Show-toplevel is not an option."]
+    rows = [{"text": t, "heading": [], "embed_hash": f"h{i}"} for i, t in enumerate(texts)]
+    generation, ids = manifest.write_generation(db, file_id, rows)
+    manifest.make_live(
+        db, file_id, generation, size=1, mtime=time.time(), content_hash="h",
+        file_format="md", chunk_count=len(ids),
+    )  # fmt: skip
+    assert [i for i, _ in phrase_hits(db, "--show-toplevel")] == [ids[0]]  # as written
+    assert [i for i, _ in phrase_hits(db, "Show  Toplevel")] == [ids[13]]
+    # Written nowhere as asked: the chunks holding its words as a phrase.
+    assert {i for i, _ in phrase_hits(db, "show, toplevel")} == {ids[0], ids[13], ids[14]}
+    assert phrase_hits(db, "show again") == []  # in 12 chunks: a common phrase, not a find

@@ -1,4 +1,5 @@
-"""Fusion and diversity, as functions: RRF weights and MMR."""
+"""Fusion and diversity, as functions: RRF weights and MMR; what fusion keeps first (a rare
+word, an exact phrase) and what it drops (keywords in another script)."""
 
 from __future__ import annotations
 
@@ -136,3 +137,15 @@ def test_a_korean_query_over_english_notes_gets_the_dense_order(tmp_path, embedd
     assert [h.chunk_id for h in fused] == [h.chunk_id for h in dense]
     alone = hybrid_search(db, store, embedder.name, query, vector, SearchParams(dense_weight=0))
     assert alone  # without dense results keywords still answer, whatever the script
+
+
+def test_an_option_name_brings_the_chunk_that_holds_it_whole_first(tmp_path, embedder):
+    # BM25 over the separate words prefers the notes that repeat `show` and `toplevel`.
+    texts = ["To print the top directory, git rev-parse --show-toplevel is used."]
+    texts += [f"Show the toplevel menu; show a toplevel item; the toplevel {t}." for t in TOPICS]
+    db, store, ids = _index(tmp_path, embedder, texts)
+    query = "--show-toplevel"
+    assert bm25_search(db, query, 50)[0][0] != ids[0]
+    vector = np.asarray(embedder.embed([query])[0])
+    for params in (SearchParams(k=5), SearchParams(k=5, dense_weight=0)):
+        assert hybrid_search(db, store, embedder.name, query, vector, params)[0].chunk_id == ids[0]
