@@ -3,7 +3,7 @@
     dataset -> trainer subprocess -> GGUF export -> eval gate -> registry -> hot-load
 
 A run is a row in `training_runs` and a folder in COVE_HOME/training/<run id> (dataset,
-trainer log and events, the PEFT adapter). It goes through the stages in `STAGES` and ends
+trainer log and events, the PEFT adapter). It goes through the stages in `stages.STAGES` and ends
 `promoted`, `rejected`, `failed` or `cancelled`; a scheduled run whose conditions fail is
 recorded as `skipped` with the reasons. Each run works on its own thread with its own
 database connection; the trainer is a subprocess (`cove.finetune.trainer`), so a crash or
@@ -19,7 +19,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
 
 from cove.daemon.config import Config
@@ -32,6 +31,15 @@ from cove.daemon.learn.examples import (
     write_example_digests,
 )
 from cove.daemon.learn.run import Run
+from cove.daemon.learn.stages import (
+    NOTHING_TO_LEARN,
+    RunFailed,
+    build_run_dataset,
+    export_adapter,
+    gate,
+    prepare_base,
+    train_adapter,
+)
 from cove.daemon.runtime import Runtime
 from cove.daemon.runtime.models import ModelChoice, resolve_model
 from cove.daemon.scheduler import Check, Conditions, check_conditions, on_battery
@@ -40,33 +48,16 @@ from cove.daemon.store.db import connect
 
 log = logging.getLogger("cove.training")
 
-STAGES = ("base", "dataset", "training", "export", "evaluating", "activating")
-# Probe answers are short facts; greedy decoding makes base and adapter comparable.
-PROBE_MAX_TOKENS = 48
-# Every fact and paraphrase is asked, up to this many (~2 s each for base and adapter).
-MAX_PROBES = 64
-# The base model's scores on the general held-out set, kept between runs.
-GENERAL_BASE_CACHE = "general-base-scores.json"
 # What a run's `progress` keeps of the trainer's events (an epoch's may come first: Unsloth
 # logs a step after its epoch check).
 PROGRESS_KEYS = {
     "progress": ("step", "steps", "loss", "tokens_per_s", "eta_s", "elapsed_s"),
     "epoch": ("step", "steps", "epoch", "epochs", "learned", "facts", "drift", "best_epoch"),
 }
-# The eval gate's own llama.cpp instance needs far less context than chat.
-PROBE_CONTEXT = 2048
-NOTHING_TO_LEARN = (
-    "nothing to learn from yet: teach Cove facts with `cove teach QUESTION ANSWER` or rate "
-    "and correct answers in the chat"
-)
 
 
 class TrainingBusyError(RuntimeError):
     """A run is already in progress (only one at a time)."""
-
-
-class RunFailed(RuntimeError):
-    """A stage cannot go on; the message is what the user reads."""
 
 
 class RunNotFoundError(LookupError):
@@ -209,25 +200,36 @@ class TrainingService:
         log.info("training run %s ended: %s %s", run_id, final["status"], final.get("error") or "")
 
     def _stages(self, run_dir: Path) -> dict:
-        from cove.finetune.export import ExportError, export_gguf_adapter
-
         run_dir.mkdir(parents=True, exist_ok=True)
         examples = current_examples(self._db, self.teach_folder)
         if not examples:  # say so before any heavy work
             raise RunFailed(NOTHING_TO_LEARN)
         choice = self._model_choice()
-        base_dir = self._stage_base(choice)
-        dataset = self._stage_dataset(base_dir, run_dir, choice)
+        self._stage("base")
+        base_dir = prepare_base(self.config, choice)
+        self._stage("dataset")
+        scrub_stored_datasets(self._db, self.config.paths.training)
+        dataset = build_run_dataset(
+            self._db, self.config, base_dir, run_dir, choice, update=self._update
+        )
         write_example_digests(run_dir, examples)
-        result = self._stage_training(base_dir, dataset, run_dir)
+        self._stage("training")
+        result = train_adapter(
+            self.config,
+            base_dir,
+            dataset,
+            run_dir,
+            steps=self.current()["steps"],
+            update=self._update,
+            on_event=self._on_trainer_event,
+            cancel=self._cancel,
+        )
         self._stage("export")
         adapter_id = adapters.new_adapter_id()
         gguf = self.config.paths.adapters / adapter_id / "adapter.gguf"
-        try:
-            export_gguf_adapter(Path(result.adapter_dir), base_dir, gguf)
-        except ExportError as exc:
-            raise RunFailed(f"exporting the adapter to GGUF failed: {exc}") from exc
-        decision, metrics = self._stage_gate(choice, dataset, result, gguf)
+        export_adapter(Path(result.adapter_dir), base_dir, gguf)
+        self._stage("evaluating")
+        decision, metrics = gate(self.config, choice, dataset, result, gguf)
         status = "promoted" if decision.promote else "rejected"
         adapters.register(
             self._db,
@@ -262,169 +264,11 @@ class TrainingService:
         except adapters.AdapterError as exc:
             raise RunFailed(f"the adapter was promoted but Ollama refused it: {exc}") from exc
 
-    def _stage_base(self, choice: ModelChoice) -> Path:
-        from concurrent.futures.process import BrokenProcessPool
-
-        from cove.finetune.base import BaseModelError, prepare_base_in_child, resolve_base
-
-        self._stage("base")
-        configured = self.config.train.base_model
-        if not configured and choice.path is None:
-            raise RunFailed(
-                f"the model in use ({choice.model_id}) is not a GGUF file Cove can train: "
-                "set [train] base_model to an HF model directory"
-            )
-        try:
-            if configured:
-                return resolve_base(hf_dir=Path(configured).expanduser())
-            return prepare_base_in_child(choice.path, self.config.paths.hf_models)
-        except BaseModelError as exc:
-            raise RunFailed(str(exc)) from exc
-        except BrokenProcessPool as exc:  # the converter died (out of memory?)
-            raise RunFailed(f"converting {choice.path.name} to an HF model failed: {exc}") from exc
-
-    def _stage_dataset(self, base_dir: Path, run_dir: Path, choice: ModelChoice):
-        from transformers import AutoTokenizer
-
-        from cove.daemon.records.feedback import training_examples
-        from cove.finetune.dataset import DatasetError, build_dataset, write_dataset
-        from cove.finetune.drift import REPLAY_FILE, write_general
-
-        self._stage("dataset")
-        scrub_stored_datasets(self._db, self.config.paths.training)
-        train = self.config.train
-        tokenizer = AutoTokenizer.from_pretrained(str(base_dir), local_files_only=True)
-        try:
-            dataset = build_dataset(
-                tokenizer,
-                feedback=training_examples(self._db),
-                teach_folder=self.teach_folder,
-                extra=self._synthetic_examples(choice),
-                system=self._system_prompt(),
-                heldout_fraction=train.heldout_fraction,
-            )
-        except DatasetError as exc:
-            raise RunFailed(str(exc)) from exc
-        self._update(data_stats=dataset.stats)
-        if not dataset.train:
-            raise RunFailed(NOTHING_TO_LEARN)
-        write_dataset(dataset, run_dir / "data")
-        write_general(tokenizer, run_dir / "data")
-        write_general(tokenizer, run_dir / "data", REPLAY_FILE)
-        return dataset
-
-    def _stage_training(self, base_dir: Path, dataset, run_dir: Path):
-        from cove.finetune.dataset import HELDOUT_FILE, TRAIN_FILE
-        from cove.finetune.drift import GENERAL_FILE, REPLAY_FILE
-        from cove.finetune.epochs import planned_steps
-        from cove.finetune.spec import TrainSpec
-        from cove.finetune.trainer import run_training
-
-        self._stage("training")
-        train = self.config.train
-        data = run_dir / "data"
-        steps = self.current()["steps"]
-        if not steps:
-            steps = planned_steps(len(dataset.train), train.batch_size, train.epochs)
-            self._update(steps=steps)
-        spec = TrainSpec(
-            base_dir=str(base_dir),
-            train_path=str(data / TRAIN_FILE),
-            eval_path=str(data / HELDOUT_FILE) if dataset.heldout else None,
-            general_path=str(data / GENERAL_FILE.name),
-            general_rows=train.drift_examples,
-            base_loss_cache=str(self.config.paths.training / GENERAL_BASE_CACHE),
-            replay_path=str(data / REPLAY_FILE.name),
-            replay_rows=train.replay_rows,
-            patience=train.patience,
-            output_dir=str(run_dir),
-            steps=steps,
-            batch_size=train.batch_size,
-            learning_rate=train.learning_rate,
-            r=train.lora_r,
-            alpha=train.lora_alpha,
-            max_seconds=train.max_minutes * 60,
-            threads=train.threads or None,
-            backend=train.backend,
-        )
-        result = run_training(spec, self._on_trainer_event, cancel=self._cancel)
-        if not result.ok:
-            raise RunFailed(result.message or f"training ended: {result.status}")
-        self._update(metrics=result.metrics)
-        return result
-
-    def _stage_gate(self, choice: ModelChoice, dataset, result, gguf: Path):
-        from cove.daemon.runtime.base import GenerationParams, ModelLoadError
-        from cove.daemon.runtime.llamacpp import LlamaCppBackend
-        from cove.finetune import evaluate
-
-        self._stage("evaluating")
-        base, tuned = evaluate.trainer_measures(result.metrics)
-        probes = evaluate.select_probes(dataset.probes(), MAX_PROBES)
-        metrics: dict = {"trainer": result.metrics, "probes": len(probes)}
-        if probes and choice.path is not None:
-            backend = LlamaCppBackend(choice.path, choice.model_id, PROBE_CONTEXT, self._threads())
-            try:
-                params = GenerationParams(max_tokens=PROBE_MAX_TOKENS, temperature=0, seed=1)
-                scores = evaluate.compare_on_probes(backend, probes, gguf, params)
-            except ModelLoadError as exc:
-                raise RunFailed(f"the exported adapter does not load in llama.cpp: {exc}") from exc
-            finally:
-                backend.close()
-            base.update(scores["base"])
-            tuned.update(scores["adapter"])
-            metrics["probe_details"] = scores["details"]
-        metrics.update(base=base, adapter=tuned)
-        train = self.config.train  # the gate's margins are [train] keys of the same names
-        margins = evaluate.Margins(
-            **{f.name: getattr(train, f.name) for f in fields(evaluate.Margins)}
-        )
-        return evaluate.decide(base, tuned, margins), metrics
-
     # --- helpers ------------------------------------------------------------------------
 
     def _model_choice(self) -> ModelChoice:
         name = get_setting(self._db, "model") or self.config.model.chat
         return resolve_model(name, self.config)
-
-    def _threads(self) -> int:
-        """CPU threads for the run's own llama.cpp work: [train] threads, else the model's."""
-        return self.config.train.threads or self.config.threads
-
-    def _system_prompt(self) -> str:
-        from cove.daemon.answer.grounding import GENERAL_SYSTEM_PROMPT
-
-        # Personal facts are asked without sources: train as general answers are served.
-        return self.config.chat.general_prompt or GENERAL_SYSTEM_PROMPT
-
-    def _synthetic_examples(self, choice: ModelChoice) -> list:
-        """RAFT-style examples written by the chat model from indexed chunks (off by
-        default: two model calls per example, and the default model writes poor ones)."""
-        wanted = self.config.train.synthetic_examples
-        if wanted <= 0:
-            return []
-        from cove.daemon.answer.grounding import GROUNDED_SYSTEM_PROMPT
-        from cove.daemon.runtime.base import GenerationParams
-        from cove.daemon.runtime.llamacpp import LlamaCppBackend
-        from cove.finetune.evaluate import backend_answerer
-        from cove.finetune.synthetic import live_chunks, raft_examples
-
-        chunks = live_chunks(self._db)
-        if not chunks or choice.path is None:
-            return []
-        params = GenerationParams(max_tokens=128, temperature=0.3, seed=1)
-        backend = LlamaCppBackend(choice.path, choice.model_id, PROBE_CONTEXT, self._threads())
-        try:
-            examples, problems = raft_examples(
-                chunks,
-                backend_answerer(backend, params),
-                max_examples=wanted,
-                system=self.config.chat.system_prompt or GROUNDED_SYSTEM_PROMPT,
-            )
-        finally:
-            backend.close()
-        log.info("synthetic examples: %d written, %d problems", len(examples), len(problems))
-        return examples
 
     def _on_trainer_event(self, event: dict) -> None:
         kind = event.get("event")
