@@ -6,10 +6,8 @@ Runs on the indexer's worker thread with the worker's own SQLite connection.
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
-import sqlite3
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +16,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from cove.daemon.ingest.diskspace import out_of_space
+from cove.daemon.ingest.files import changed_since, file_hash, not_the_files_fault, read_error
 from cove.daemon.ingest.garbage import Garbage
 from cove.index import manifest
 from cove.index.chunking import Chunk, chunk_document, embed_text
@@ -369,48 +367,3 @@ class FileIngester:
                 manifest.touch_file(db, candidate["id"], info.st_size, info.st_mtime)
                 return True
         return False
-
-
-def file_hash(path: Path) -> str:
-    """SHA-256 of a regular file's bytes; OSError for anything else."""
-    digest = hashlib.sha256()
-    # O_NONBLOCK: a file swapped for a FIFO since its stat must not block the open.
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def read_error(exc: OSError) -> str:
-    """A readable reason for a file that could not be read."""
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    if isinstance(exc, FileNotFoundError):
-        return "file vanished while reading"
-    if exc.errno == errno.ELOOP:
-        return "symlink loop"
-    return f"cannot read: {exc.strerror or exc}"
-
-
-def changed_since(path: Path, before: os.stat_result) -> bool:
-    """Whether `path` is no longer the file `before` describes: rewritten, truncated,
-    replaced by another file (inode) or gone since that stat."""
-    try:
-        after = os.lstat(path)
-    except OSError:
-        return True
-    return _identity(after) != _identity(before)
-
-
-def _identity(info: os.stat_result) -> tuple[int, ...]:
-    # ctime too: it moves even when a writer puts the old size and mtime back.
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-
-
-def not_the_files_fault(exc: BaseException) -> bool:
-    """A full disk or a failing database: no file's fault, so the batch stops (and is
-    retried) instead of the file being failed."""
-    return out_of_space(exc) or isinstance(exc, sqlite3.Error)

@@ -16,15 +16,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from cove.daemon.config import Config
 from cove.daemon.ingest import upkeep
+from cove.daemon.ingest.counters import Counters
 from cove.daemon.ingest.diskspace import DiskSpace, NoSpaceError
 from cove.daemon.ingest.pipeline import FileIngester, forget_files
+from cove.daemon.ingest.tasks import Task, forget_path, move_path, scan_dir
 from cove.daemon.store.db import connect
-from cove.daemon.watch import folders
+from cove.daemon.watch.folders import WatchedFolders
 from cove.index import manifest
 from cove.index.ignore import IgnoreRules
 from cove.index.pathnames import escape_path, unescape_path
@@ -34,32 +35,6 @@ log = logging.getLogger("cove.indexer")
 
 # Queued files ingested together, so their chunks share embedding batches.
 FILES_PER_BATCH = 32
-
-
-@dataclass
-class Task:
-    kind: str  # file(s) | delete | move | reconcile | scan_dir | remove_folder | rebuild | gc
-    path: str = ""
-    paths: list[str] = field(default_factory=list)
-    dest: str = ""
-    folder_id: int = 0
-    done: Future | None = None  # for a caller waiting on the outcome (rebuild)
-
-
-@dataclass
-class Counters:
-    embedded_total: int = 0
-    ingests_total: int = 0
-    chat_waits: int = 0  # times indexing held back (to read or embed) for chat
-    embed_batches_total: int = 0
-    reconciles_total: int = 0
-    last_reconcile_ended: float = 0.0
-    scanning: bool = False
-    current_file: str | None = None
-    errors: list[str] = field(default_factory=list)
-    # While a repair or rebuild puts vectors back (every one after a change of embedding
-    # model): (chunks done, chunks to do); None otherwise.
-    restore: tuple[int, int] | None = None
 
 
 class Indexer:
@@ -83,8 +58,7 @@ class Indexer:
         self._tasks: deque[Task] = deque()
         self._queued_files: set[str] = set()
         self._debounce: dict[str, float] = {}
-        self._rules: folders.Rules = {}
-        self._folder_listeners: list[Callable[[], None]] = []
+        self._folders = WatchedFolders(config.paths.home)
         self._wake = threading.Condition()
         self._stopping = False
         self._busy = False
@@ -119,48 +93,34 @@ class Indexer:
     # --- folders --------------------------------------------------------------------
 
     def reload_folders(self) -> None:
-        self._rules = folders.load_rules(self._reader(), self.config.paths.home)
-        self._folders_changed()
+        self._folders.reload(self._reader())
 
     def folders(self) -> dict[int, tuple[Path, IgnoreRules]]:
-        return dict(self._rules)
+        return dict(self._folders.rules)
 
     def add_folder(self, path: Path, ignore: list[str]) -> dict:
         """Watch a folder; indexing goes on in the background. Raises ValueError why not."""
-        root = folders.check_new_folder(path, self.config.paths.home, self._rules)
-        folder = manifest.add_folder(self._reader(), str(root), ignore)
-        self.reload_folders()
+        folder = self._folders.add(self._reader(), path, ignore)
         self.enqueue(Task("reconcile"))
         return folder
 
     def remove_folder(self, path: Path) -> dict:
         """Stop watching a folder and delete its chunks. Raises LookupError if unknown."""
-        root = str(path.expanduser().resolve())
-        folder = manifest.get_folder(self._reader(), root) or manifest.get_folder(
-            self._reader(), str(path)
-        )
-        if folder is None:
-            raise LookupError(f"not a watched folder: {path}")
-        self._rules.pop(folder["id"], None)
-        self._folders_changed()
+        folder = self._folders.remove(self._reader(), path)
         self.enqueue(Task("remove_folder", folder_id=folder["id"]))
         return folder
 
     def notify_folders_changed(self, listener: Callable[[], None]) -> None:
         """Call `listener` whenever the set of watched folders changes (the watcher's
         `sync`, wired by the lifecycle owner)."""
-        self._folder_listeners.append(listener)
-
-    def _folders_changed(self) -> None:
-        for listener in self._folder_listeners:
-            listener()
+        self._folders.on_change(listener)
 
     def dir_created(self, path: str) -> None:
         self.enqueue(Task("scan_dir", path=path))
 
     def folder_for(self, path: Path) -> tuple[int, IgnoreRules] | None:
         """The watched folder containing `path`."""
-        return folders.folder_for(self._rules, path)
+        return self._folders.folder_for(path)
 
     # --- events in ------------------------------------------------------------------
 
@@ -236,7 +196,7 @@ class Indexer:
             "chat_waits": self.counters.chat_waits,
             "embed_batches_total": self.counters.embed_batches_total,
             "collection": self.store.name,
-            "restore": _restore_status(self.counters.restore),
+            "restore": self.counters.restore_status(),
         }
 
     def rebuild(self) -> Future:
@@ -347,20 +307,18 @@ class Indexer:
             self._ingest([Path(p) for p in task.paths])
             self.space.succeeded()
         elif task.kind == "delete":
-            key = escape_path(task.path)
-            forget_files(self._db, self.store, manifest.paths_under(self._db, key) + [key])
+            forget_path(self._db, self.store, task.path)
         elif task.kind == "move":
-            self._move(task.path, task.dest)
+            self._enqueue_all(
+                move_path(self._db, self.store, task.path, task.dest, self.folder_for)
+            )
         elif task.kind == "reconcile":
             self._reconcile()
         elif task.kind == "remove_folder":
             self.store.delete(manifest.remove_folder(self._db, task.folder_id))
             self.reload_folders()
         elif task.kind == "scan_dir":
-            found = self.folder_for(Path(task.path))
-            if found:
-                for entry in found[1].walk(Path(task.path)):
-                    self.enqueue(Task("file", path=entry.path))
+            self._enqueue_all(scan_dir(task.path, self.folder_for))
         elif task.kind == "repair":
             try:
                 repaired = upkeep.repair(
@@ -405,35 +363,15 @@ class Indexer:
         for path in outcome.reread:  # changed while read: again once it has settled
             self.file_changed(path)
 
-    def _move(self, src: str, dest: str) -> None:
-        """A rename keeps its chunks and vectors; only the manifest path changes."""
-        # Manifest keys are escaped one name at a time, so a key's prefix is its folder's.
-        src_key, dest_key = escape_path(src), escape_path(dest)
-        moved = manifest.paths_under(self._db, src_key)
-        if not moved and manifest.get_file(self._db, src_key) is None:
-            self.enqueue(Task("file", path=dest))  # an unknown source: a new file or folder
-            if Path(dest).is_dir():
-                self.enqueue(Task("reconcile"))
-            return
-        pairs = [(src_key, dest_key)] + [(p, dest_key + p[len(src_key) :]) for p in moved]
-        for old, new in pairs:
-            row = manifest.get_file(self._db, old)
-            new_path = Path(unescape_path(new))
-            target = self.folder_for(new_path)
-            if row is None:
-                continue
-            if target is None or target[1].is_ignored(new_path):
-                forget_files(self._db, self.store, [old])
-                continue
-            manifest.rename_file(self._db, row["id"], new, target[0])
-            # Cheap: same size and mtime, nothing to do.
-            self.enqueue(Task("file", path=str(new_path)))
+    def _enqueue_all(self, tasks: list[Task]) -> None:
+        for task in tasks:
+            self.enqueue(task)
 
     def _reconcile(self) -> None:
         self.counters.scanning = True
         try:
             self.reload_folders()
-            for folder_id, (root, rules) in list(self._rules.items()):
+            for folder_id, (root, rules) in self.folders().items():
                 if not root.is_dir():
                     log.warning("watched folder %s is missing; its index is kept", root)
                     continue
@@ -464,9 +402,3 @@ class Indexer:
             self.counters.chat_waits += 1
         while (self.chat_busy() or self.paused) and not self._stopping:
             time.sleep(0.05)
-
-
-def _restore_status(restore: tuple[int, int] | None) -> dict | None:
-    """{"done", "total"} chunks while vectors are put back (re-embedded after a change of
-    embedding model), else None."""
-    return None if restore is None else {"done": restore[0], "total": restore[1]}

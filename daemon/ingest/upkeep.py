@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
-from cove.daemon.ingest.pipeline import FileIngester, file_hash, forget_files
+from cove.daemon.ingest.files import file_hash
+from cove.daemon.ingest.pipeline import FileIngester, forget_files
 from cove.index import manifest
 from cove.index.chunking import Chunk, embed_text
 from cove.index.embedcache import CachedEmbedding, cached_vectors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlite_utils
@@ -44,3 +45,45 @@ def folder_for(rules: Rules, path: Path) -> tuple[int, IgnoreRules] | None:
         if path == root or root in path.parents:
             return folder_id, ignore
     return None
+
+
+class WatchedFolders:
+    """The watched folders as last read from cove.db, and who hears when the set changes
+    (the watcher's `sync`)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.rules: Rules = {}
+        self._listeners: list[Callable[[], None]] = []
+
+    def reload(self, db: sqlite_utils.Database) -> None:
+        self.rules = load_rules(db, self.home)
+        self._changed()
+
+    def add(self, db: sqlite_utils.Database, path: Path, ignore: list[str]) -> dict:
+        """Watch a folder (its manifest row). Raises ValueError why not."""
+        root = check_new_folder(path, self.home, self.rules)
+        folder = manifest.add_folder(db, str(root), ignore)
+        self.reload(db)
+        return folder
+
+    def remove(self, db: sqlite_utils.Database, path: Path) -> dict:
+        """Stop watching a folder (its chunks are the indexer's to delete). Raises
+        LookupError if unknown."""
+        root = str(path.expanduser().resolve())
+        folder = manifest.get_folder(db, root) or manifest.get_folder(db, str(path))
+        if folder is None:
+            raise LookupError(f"not a watched folder: {path}")
+        self.rules.pop(folder["id"], None)
+        self._changed()
+        return folder
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def folder_for(self, path: Path) -> tuple[int, IgnoreRules] | None:
+        return folder_for(self.rules, path)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
