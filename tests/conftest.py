@@ -93,7 +93,7 @@ def onnx_export(tmp_path_factory) -> Path:
     """One real ONNX export of the default embedder (fp32 and int8 graphs) for the whole
     run; tests that change it copy it first."""
     from cove.index.embedder import default_model_path
-    from cove.index.onnx_embedder import ensure_export
+    from cove.index.onnx_export import ensure_export
 
     return ensure_export(default_model_path(), tmp_path_factory.mktemp("onnx-models"))
 

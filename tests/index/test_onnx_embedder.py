@@ -1,4 +1,5 @@
-"""The ONNX backends against the torch one, on a real export of the packaged model."""
+"""The ONNX backends against the torch one, on a real export of the packaged model (the
+export and its cache: onnx_export; encoding and pooling: onnx_embedder)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from cove.index import onnx_embedder
 from cove.index.embedder import default_model_path, load_embedder
-from cove.index.onnx_embedder import GRAPHS, MANIFEST, ensure_export, export_dir
+from cove.index.onnx_export import GRAPHS, MANIFEST, ensure_export, export_dir
 from cove.index.vectors import collection_name
 from tests.conftest import int8_refusal
 
@@ -139,7 +140,7 @@ def fake_export(onnx_export, monkeypatch) -> list[Path]:
             shutil.copy(onnx_export / graph, work / graph)
         return {"onnx": 1.0, "onnx-int8": 0.99}
 
-    monkeypatch.setattr(onnx_embedder, "_export", export)
+    monkeypatch.setattr("cove.index.onnx_export._export", export)
     return calls
 
 

@@ -14,7 +14,7 @@ from cove.daemon.ingest.pipeline import FileIngester, IngestSettings
 from cove.daemon.store import open_db
 from cove.index import manifest
 from cove.index.loaders.isolated import IsolatedLoader
-from cove.index.onnx_embedder import MANIFEST
+from cove.index.onnx_export import MANIFEST
 from cove.index.vectors import VectorStore, collection_name, persistent_client
 from tests.conftest import int8_refusal
 from tests.support.daemon import start_daemon
