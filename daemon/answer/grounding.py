@@ -1,23 +1,18 @@
 """Grounded prompts: which search hits become numbered sources, and how the sources, the
-conversation and the question are fitted into the model's context."""
+conversation and the question are fitted into the model's context. Each source's quote is
+found in `quotes`; the language a question asks to be answered in, in `language`."""
 
 from __future__ import annotations
 
-import re
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cove.daemon.answer import evidence
+from cove.daemon.answer.language import question_language
 from cove.daemon.client.sources import place
 from cove.daemon.records.memories import MemoryHit
 from cove.daemon.runtime import ContextOverflowError, Message
-from cove.index.keywords import script_words
-from cove.index.loaders import is_plain_text
-from cove.index.loaders.blocks import split_lines
-from cove.index.pathnames import unescape_path
 from cove.index.search import SearchHit
 
 GROUNDED_SYSTEM_PROMPT = (
@@ -43,12 +38,6 @@ SNIPPET_CHARS = 240
 # A grounded answer ends where the model starts copying the prompt's own layout: a source
 # header ("\n[2] notes.md > Heating"), the sources block or the question line.
 GROUNDED_STOPS = ["\n[", "\nSources:", "\nQuestion:"]
-# Scripts that name their language: kana makes Han Japanese; the Southeast Asian scripts are
-# told apart by the last code point of their blocks. Latin, Cyrillic or Arabic letters serve
-# many languages: for those the system prompt's "in the language of the question" has to do.
-_KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
-_SOUTHEAST_ASIAN = {"\u0e7f": "Thai", "\u0eff": "Lao", "\u109f": "Burmese", "\u17ff": "Khmer"}
-
 CountTokens = Callable[[list[Message]], int]
 
 
@@ -204,30 +193,6 @@ def grounded_question(question: str, sources: Sequence[Source]) -> str:
     return f"Sources:\n\n{source_block(sources)}\n\nQuestion: {question}{ask}"
 
 
-def question_language(question: str) -> str | None:
-    """The language `question` is written in when its script names one (Hangul: Korean;
-    kana: Japanese; Han without kana: Chinese; Thai, Lao, Burmese, Khmer) and it holds at
-    least as many words in that script as in others ("PostgreSQL의 기본값은?" is Korean);
-    else None. Numbers do not count."""
-    japanese = bool(_KANA.search(question))
-    counts = Counter(
-        _script_language(word, script, japanese)
-        for word, script in script_words(question)
-        if script != "number"
-    )
-    unnamed = counts.pop(None, 0)
-    if not counts:
-        return None
-    language, words = counts.most_common(1)[0]
-    return language if words >= unnamed else None
-
-
-def _script_language(word: str, script: str | None, japanese: bool) -> str | None:
-    if script == "southeast_asian":  # by the block of the word's first letter
-        return next(name for last, name in _SOUTHEAST_ASIAN.items() if word[0] <= last)
-    return {"hangul": "Korean", "han_kana": "Japanese" if japanese else "Chinese"}.get(script)
-
-
 def fit_grounded(
     count_tokens: CountTokens,
     context: int,
@@ -351,52 +316,3 @@ def merge_sources(
         merged.append(document)
     merged += waiting
     return [replace(source, n=n) for n, source in enumerate(merged[:limit], start=1)]
-
-
-def with_evidence(
-    question: str,
-    sources: Sequence[Source],
-    embed: evidence.Embed,
-    neighbours: int = 0,
-    floor: float = 0.0,
-) -> list[Source]:
-    """`sources` with their quote (the sentences that answer `question`, with exact lines)
-    and the evidence window the prompt holds instead of the whole chunk.
-
-    Every sentence of every source is scored in one embedding call.
-    """
-    split = [evidence.split_sentences(s.text) for s in sources]
-    texts = [x.text for xs in split for x in xs]
-    scores = evidence.score_sentences(question, texts, embed, floor)
-    result, offset = [], 0
-    for source, sentences in zip(sources, split, strict=True):
-        mine, offset = scores[offset : offset + len(sentences)], offset + len(sentences)
-        quote = evidence.quote_from_scores(source.text, sentences, mine)
-        if quote is None:
-            result.append(source)
-            continue
-        first, last = _quote_lines(source, quote)
-        found = {"text": quote.text, "line_start": first, "line_end": last}
-        result.append(
-            replace(
-                source,
-                quote={**found, "score": round(quote.score, 4)},
-                prompt_text=evidence.evidence_window(source.text, quote, neighbours),
-            )
-        )
-    return result
-
-
-def _quote_lines(source: Source, quote: evidence.Quote) -> tuple[int | None, int | None]:
-    """The quote's lines in the file itself where the file is plain text; else counted in
-    the chunk (the loader's extracted text, which `GET /api/files` serves)."""
-    counted = evidence.quote_lines(source.text, source.line_start, quote)
-    if source.line_start is None or source.line_end is None or not is_plain_text(source.path):
-        return counted
-    try:
-        with open(unescape_path(source.path), encoding="utf-8", errors="replace") as handle:
-            lines = split_lines(handle.read())
-    except OSError:
-        return counted
-    window = lines[source.line_start - 1 : source.line_end]
-    return evidence.locate_in_lines(window, source.line_start, quote.text) or counted

@@ -11,14 +11,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import sqlite_utils
 
-from cove.daemon.answer import evidence, grounding
+from cove.daemon.answer import evidence, grounding, quotes
 from cove.daemon.answer.citations import CitationFilter
 from cove.daemon.answer.guardrails import Decline, Guardrails
 from cove.daemon.answer.learned import LearnedMatch, LearnedRouter
+from cove.daemon.answer.outcome import (
+    Answer,
+    answer_with_quote,
+    settle_claims,
+    source_list,
+    strongest,
+)
 from cove.daemon.answer.retrieve import Retriever
 from cove.daemon.config import ChatSettings
 from cove.daemon.records import sessions
@@ -27,9 +34,6 @@ from cove.daemon.runtime import GenerationParams, Message, Runtime
 from cove.daemon.runtime.repetition import cut_loop
 from cove.index import manifest
 
-# In "auto" mode a generated answer is replaced by the best quote when fewer than this
-# share of its claims are supported by the sources (and the quote is strong).
-MIN_SUPPORTED_SHARE = 0.5
 # Loops are looked for in this much of the answer's end as it streams: three copies of the
 # longest unit the detector knows fit in it.
 LOOP_TAIL_CHARS = 3000
@@ -48,22 +52,6 @@ class AskRequest:
     system: str | None = None
     # Whether the caller chose the temperature; if not, grounded answers use [chat]'s.
     temperature_set: bool = True
-
-
-@dataclass
-class Answer:
-    """What one ask produced, before it is stored."""
-
-    text: str = ""
-    grounded: bool = False
-    sources: list[dict] = field(default_factory=list)
-    timings: dict = field(default_factory=dict)
-    declined: Decline | None = None
-    claims: list[dict] = field(default_factory=list)
-    # The generated answer and its claims, when the quote fallback replaced it.
-    replaced: dict | None = None
-    # The training question that sent it down the learned path (see cove.daemon.answer.learned).
-    learned: LearnedMatch | None = None
 
 
 @dataclass
@@ -150,9 +138,9 @@ class Assistant:
                 replaced = await self._attribute(request.question, sources, answer, embed)
                 if replaced:
                     yield {"type": "replace", "text": answer.text, "reason": "unsupported"}
-        elif sources and (best := _strongest(sources)) is not None:
+        elif sources and (best := strongest(sources)) is not None:
             # [chat] answer_mode = "quote": the documents' own words, no model call.
-            self._answer_with_quote(best, sources, answer)
+            answer_with_quote(best, sources, answer)
             answer.timings.update(first_token_ms=_ms(started), finish_reason="stop")
             yield {"type": "token", "text": answer.text}
         else:
@@ -214,7 +202,7 @@ class Assistant:
         """Sources with their quotes; with [chat] prompt = "chunks" the model still reads
         whole chunks."""
         found = await asyncio.to_thread(
-            grounding.with_evidence, question, sources, embed, 0, self.evidence_floor
+            quotes.with_evidence, question, sources, embed, 0, self.evidence_floor
         )
         if self.settings.prompt == "chunks":
             found = [replace(s, prompt_text=None) for s in found]
@@ -239,37 +227,8 @@ class Assistant:
             question=question,
             floor=self.evidence_floor,
         )
-        answer.claims = [_claim_dict(c) for c in claims]
-        supported = [c for c in claims if c.supported]
-        best = _strongest(sources)
-        if (
-            self.settings.answer_mode == "auto"
-            and claims
-            and len(supported) < MIN_SUPPORTED_SHARE * len(claims)
-            and best is not None
-            and best.quote["score"] >= self.settings.quote_min
-        ):
-            answer.replaced = {"answer": answer.text, "claims": answer.claims}
-            self._answer_with_quote(best, sources, answer)
-            answer.timings["fallback"] = "unsupported"
-            return True
-        cited = list(dict.fromkeys(c.n for c in supported))
-        answer.text = evidence.cite(answer.text, claims)
-        answer.sources = _source_list(sources, cited)
-        return False
-
-    @staticmethod
-    def _answer_with_quote(
-        best: grounding.Source, sources: list[grounding.Source], answer: Answer
-    ) -> None:
-        """The answer is the best quote, attributed; the quote is its one (supported) claim."""
-        quote = best.quote["text"]
-        answer.text = grounding.quote_answer(best)
-        answer.claims = [
-            {"text": quote, "supported": True, "n": best.n, "quote": quote, "score": 1.0}
-        ]
-        answer.sources = _source_list(sources, [best.n])
-        answer.timings["answer_mode"] = "quote"
+        replace_unsupported = self.settings.answer_mode == "auto"
+        return settle_claims(answer, claims, sources, replace_unsupported, self.settings.quote_min)
 
     def _session(self, request: AskRequest) -> tuple[str, list[Message], bool, bool]:
         """(session id, earlier turns, answer from general knowledge?, was that chosen?)
@@ -366,7 +325,7 @@ class Assistant:
         answer.text, cut = cut_loop("".join(parts).strip())
         looped = looped or cut
         cited = citations.cited if citations else []
-        answer.sources = _source_list(sources, cited)
+        answer.sources = source_list(sources, cited)
         answer.timings.setdefault("first_token_ms", _ms(started))
         finish = "repetition" if looped else (final.finish_reason if final else "cancelled")
         answer.timings.update(
@@ -376,30 +335,5 @@ class Assistant:
         )
 
 
-def _source_list(sources: list[grounding.Source], cited: list[int]) -> list[dict]:
-    """Cited sources first, in the order the answer cites them, then the others."""
-    by_number = {s.n: s for s in sources}
-    first = [by_number[n].as_dict(cited=True) for n in cited]
-    rest = [s.as_dict(cited=False) for s in sources if s.n not in cited]
-    return first + rest
-
-
 def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 1)
-
-
-def _strongest(sources: list[grounding.Source]) -> grounding.Source | None:
-    """The source whose quote scores best (None when no source has a quote)."""
-    quoted = [s for s in sources if s.quote is not None]
-    return max(quoted, key=lambda s: s.quote["score"], default=None)
-
-
-def _claim_dict(claim: evidence.Claim) -> dict:
-    """One entry of an answer's `claims`."""
-    return {
-        "text": claim.text,
-        "supported": claim.supported,
-        "n": claim.n,
-        "quote": claim.quote,
-        "score": round(claim.score, 4),
-    }
