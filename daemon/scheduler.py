@@ -18,21 +18,18 @@ from pathlib import Path
 log = logging.getLogger("cove.scheduler")
 
 JOB_ID = "cove-nightly-training"
+# The job's function as the persistent store keeps it: an importable reference, never an
+# object. Jobs stored by earlier versions name it too, so it must keep resolving.
+JOB_FUNCTION = "cove.daemon.scheduler:fire"
 # A run missed by up to this long (the laptop was asleep at 02:00) still happens on wake.
 MISFIRE_GRACE_S = 12 * 3600
 TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
-# APScheduler's persistent store keeps a job's function as an importable reference, never
-# an object; the daemon registers what a firing should do here when it starts.
-_on_fire: Callable[[], None] | None = None
-
 
 def fire() -> None:
-    """The job's function (referenced by name in the job store)."""
-    if _on_fire is None:
-        log.warning("training job fired before the daemon registered its handler")
-        return
-    _on_fire()
+    """The job's function (`JOB_FUNCTION`). It does nothing itself: the scheduler that ran
+    it hears that the job ran and calls the `on_fire` it was built with, so what a firing
+    does belongs to that scheduler object, not to this module."""
 
 
 @dataclass(frozen=True)
@@ -87,11 +84,11 @@ class TrainingScheduler:
     """The cron job in COVE_HOME/scheduler.db, fired by APScheduler's own thread."""
 
     def __init__(self, store_path: Path, on_fire: Callable[[], None]) -> None:
+        from apscheduler.events import EVENT_JOB_EXECUTED
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
         from apscheduler.schedulers.background import BackgroundScheduler
 
-        global _on_fire
-        _on_fire = on_fire
+        self._on_fire = on_fire
         self._scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{store_path}")},
             job_defaults={
@@ -100,9 +97,16 @@ class TrainingScheduler:
                 "misfire_grace_time": MISFIRE_GRACE_S,
             },
         )
+        # Called on APScheduler's worker thread once `fire` has run (a coalesced catch-up
+        # after a sleep runs it once).
+        self._scheduler.add_listener(self._fired, EVENT_JOB_EXECUTED)
 
     def start(self) -> None:
         self._scheduler.start()
+
+    def _fired(self, event) -> None:
+        if event.job_id == JOB_ID:
+            self._on_fire()
 
     def shutdown(self) -> None:
         if self._scheduler.running:
@@ -118,7 +122,7 @@ class TrainingScheduler:
 
         hour, minute = parse_time(time_of_day)
         self._scheduler.add_job(
-            "cove.daemon.scheduler:fire",
+            JOB_FUNCTION,
             CronTrigger(hour=hour, minute=minute),
             id=JOB_ID,
             name="nightly training",

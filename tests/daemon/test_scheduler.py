@@ -3,13 +3,21 @@ coalesced after a sleep; and the conditions a scheduled run must meet."""
 
 from __future__ import annotations
 
+import pickle
+import sqlite3
 import threading
 import time
 from datetime import datetime, timedelta
 
 import pytest
 
-from cove.daemon.scheduler import Conditions, TrainingScheduler, check_conditions, parse_time
+from cove.daemon.scheduler import (
+    JOB_FUNCTION,
+    Conditions,
+    TrainingScheduler,
+    check_conditions,
+    parse_time,
+)
 
 
 class Firings:
@@ -74,6 +82,32 @@ def test_the_schedule_survives_a_restart_and_can_be_turned_off(tmp_path):
         assert again.turn_off() == {"enabled": False, "time": None, "next_run": None}
     finally:
         again.shutdown()
+
+
+def test_a_stored_job_fires_the_handler_of_the_scheduler_that_loads_it(tmp_path, monkeypatch):
+    """The job store keeps the job's function by name: a job stored by an earlier daemon
+    fires what the new daemon's scheduler was built with, and only that."""
+    earlier = Firings()
+    first = TrainingScheduler(tmp_path / "scheduler.db", earlier)
+    first.start()
+    planned = datetime.fromisoformat(first.set_daily("02:00")["next_run"])
+    first.shutdown()
+    stored = sqlite3.connect(tmp_path / "scheduler.db").execute(
+        "SELECT job_state FROM apscheduler_jobs"
+    )
+    assert (
+        pickle.loads(stored.fetchone()[0])["func"] == JOB_FUNCTION == "cove.daemon.scheduler:fire"
+    )
+    now = Firings()
+    again = TrainingScheduler(tmp_path / "scheduler.db", now)
+    again.start()
+    try:
+        inject_now(monkeypatch, planned + timedelta(seconds=5))
+        again.wakeup()
+        assert now.event.wait(10)
+    finally:
+        again.shutdown()
+    assert (earlier.count, now.count) == (0, 1)
 
 
 @pytest.mark.parametrize("text", ["2", "24:00", "02:60", "two", ""])
