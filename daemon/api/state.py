@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
@@ -14,6 +15,7 @@ from cove.daemon import __version__
 from cove.daemon.config import Config
 from cove.daemon.ops.netguard import NetworkGuard
 from cove.daemon.runtime import Runtime
+from cove.daemon.store.db import connect
 from cove.index.embedder import Embedder
 
 if TYPE_CHECKING:
@@ -55,6 +57,17 @@ class DaemonState:
     started_at: float = field(default_factory=time.time)
     pid: int = field(default_factory=os.getpid)
     version: str = __version__
+    _connections: threading.local = field(default_factory=threading.local, init=False, repr=False)
+
+    def connection(self) -> sqlite_utils.Database:
+        """cove.db for the calling thread. Routes that block are plain `def`, run on
+        FastAPI's thread pool, several at once: each thread has its own connection, so one
+        request's transaction never takes in another's statements (`db` is the event
+        loop's, which the answer pipeline uses)."""
+        db = getattr(self._connections, "db", None)
+        if db is None:
+            db = self._connections.db = connect(self.config.paths.db)
+        return db
 
     def get_assistant(self) -> Assistant:
         """The answer pipeline the lifecycle owner built (serve.build_assistant)."""
@@ -72,7 +85,8 @@ class DaemonState:
         from cove.daemon.learn.adapters import list_adapters
         from cove.daemon.learn.examples import removed_sources
 
-        found = list_adapters(self.db, removed=removed_sources(self.db))
+        db = self.connection()
+        found = list_adapters(db, removed=removed_sources(db))
         for adapter in found:
             adapter["metrics"] = {
                 k: v for k, v in adapter["metrics"].items() if k != "probe_details"
@@ -83,7 +97,7 @@ class DaemonState:
         """Drop examples built from deleted sources from the stored training datasets."""
         from cove.daemon.learn.examples import scrub_stored_datasets
 
-        return scrub_stored_datasets(self.db, self.config.paths.training)
+        return scrub_stored_datasets(self.connection(), self.config.paths.training)
 
     def training_status(self, limit: int = 10) -> dict:
         """The `cove train status --json` document."""

@@ -39,9 +39,9 @@ async def list_adapters(state: CoveState) -> dict:
     summary="One adapter with its full metrics and provenance",
     responses=responses(404),
 )
-async def get_adapter(state: CoveState, adapter_id: str) -> dict:
+def get_adapter(state: CoveState, adapter_id: str) -> dict:
     try:
-        return {"adapter": adapters.get_adapter(state.db, adapter_id)}
+        return {"adapter": adapters.get_adapter(state.connection(), adapter_id)}
     except adapters.AdapterNotFoundError as exc:
         raise _not_found(exc) from None
 
@@ -98,9 +98,9 @@ async def to_ollama(state: CoveState, adapter_id: str, body: OllamaBody | None =
     summary="Delete an adapter that is not active",
     responses=responses(404, 409, notes={409: "The adapter is active"}),
 )
-async def delete(state: CoveState, adapter_id: str) -> dict:
+def delete(state: CoveState, adapter_id: str) -> dict:
     try:
-        return adapters.delete(state.db, adapter_id)
+        return adapters.delete(state.connection(), adapter_id)
     except adapters.AdapterNotFoundError as exc:
         raise _not_found(exc) from None
     except adapters.AdapterError as exc:

@@ -20,7 +20,7 @@ class AddFolder(BaseModel):
 
 
 @router.get("", summary="Watched folders with their file and chunk counts")
-async def list_folders(state: CoveState) -> dict:
+def list_folders(state: CoveState) -> dict:
     return {"folders": manifest.list_folders(state.indexer.reader())}
 
 
@@ -29,7 +29,7 @@ async def list_folders(state: CoveState) -> dict:
     summary="Watch a folder; returns at once, indexing goes on in the daemon",
     responses=responses(400, notes={400: "Invalid request, or not a folder Cove can watch"}),
 )
-async def add_folder(state: CoveState, body: AddFolder) -> dict:
+def add_folder(state: CoveState, body: AddFolder) -> dict:
     try:
         folder = state.indexer.add_folder(Path(body.path), body.ignore)
     except ValueError as exc:
@@ -42,7 +42,7 @@ async def add_folder(state: CoveState, body: AddFolder) -> dict:
     summary="Stop watching a folder and delete its chunks",
     responses=responses(400, 404, notes={404: "Not a watched folder"}),
 )
-async def remove_folder(state: CoveState, path: str = Query(min_length=1)) -> dict:
+def remove_folder(state: CoveState, path: str = Query(min_length=1)) -> dict:
     try:
         folder = state.indexer.remove_folder(Path(path))
     except LookupError as exc:

@@ -20,12 +20,12 @@ EVENT_INTERVAL_S = 0.25
 
 
 @router.get("/status", summary="Index progress: state, counts, current file")
-async def index_status(state: CoveState) -> dict:
+def index_status(state: CoveState) -> dict:
     return state.indexer.status()
 
 
 @router.get("/errors", summary="Files that failed, with the reason; why indexing is paused")
-async def index_errors(state: CoveState) -> dict:
+def index_errors(state: CoveState) -> dict:
     indexer = state.indexer
     return {
         "failed": manifest.failures(indexer.reader()),

@@ -37,8 +37,8 @@ class FeedbackBody(BaseModel):
     summary="One message with its sources, timings and feedback",
     responses=responses(404),
 )
-async def get_message(state: CoveState, message_id: str) -> dict:
-    return {"message": sessions.get_message(state.db, message_id)}
+def get_message(state: CoveState, message_id: str) -> dict:
+    return {"message": sessions.get_message(state.connection(), message_id)}
 
 
 @router.put(
@@ -49,9 +49,9 @@ async def get_message(state: CoveState, message_id: str) -> dict:
     "DELETE clears the feedback. Only the assistant's answers take feedback.",
     responses=responses(400, 404),
 )
-async def put_feedback(state: CoveState, message_id: str, body: FeedbackBody) -> dict:
+def put_feedback(state: CoveState, message_id: str, body: FeedbackBody) -> dict:
     try:
-        stored = feedback.set_feedback(state.db, message_id, body.rating, body.correction)
+        stored = feedback.set_feedback(state.connection(), message_id, body.rating, body.correction)
     except feedback.FeedbackError as exc:
         raise ApiError(400, str(exc), "invalid_feedback") from None
     state.forget_removed()  # a rating taken back is no longer a training example
@@ -64,9 +64,9 @@ async def put_feedback(state: CoveState, message_id: str, body: FeedbackBody) ->
     summary="Clear an answer's rating and correction",
     responses=responses(400, 404, notes={400: "Not one of the assistant's answers"}),
 )
-async def delete_feedback(state: CoveState, message_id: str) -> dict:
+def delete_feedback(state: CoveState, message_id: str) -> dict:
     try:
-        cleared = feedback.delete_feedback(state.db, message_id)
+        cleared = feedback.delete_feedback(state.connection(), message_id)
     except feedback.FeedbackError as exc:
         raise ApiError(400, str(exc), "invalid_feedback") from None
     forgotten = state.forget_removed()

@@ -25,13 +25,13 @@ class RenameBody(BaseModel):
     description="`q` keeps the sessions whose title or messages contain it.",
     responses=responses(400),
 )
-async def list_sessions(
+def list_sessions(
     state: CoveState,
     request: Request,
     q: str | None = Query(None, min_length=1, description="text to look for"),
     limit: int | None = Query(None, ge=1, le=10000),
 ) -> dict:
-    return {"sessions": sessions.list_sessions(state.db, q, limit)}
+    return {"sessions": sessions.list_sessions(state.connection(), q, limit)}
 
 
 @router.get(
@@ -39,14 +39,14 @@ async def list_sessions(
     summary="A session with all its messages, sources and feedback",
     responses=responses(404),
 )
-async def get_session(state: CoveState, session_id: str) -> dict:
-    return sessions.export_json(state.db, session_id)
+def get_session(state: CoveState, session_id: str) -> dict:
+    return sessions.export_json(state.connection(), session_id)
 
 
 @router.patch("/{session_id}", summary="Rename a session", responses=responses(400, 404))
-async def rename_session(state: CoveState, session_id: str, body: RenameBody) -> dict:
+def rename_session(state: CoveState, session_id: str, body: RenameBody) -> dict:
     try:
-        session = sessions.rename_session(state.db, session_id, body.title)
+        session = sessions.rename_session(state.connection(), session_id, body.title)
     except ValueError as exc:
         raise ApiError(400, str(exc), "invalid_title") from None
     return {"session": session}
@@ -57,8 +57,8 @@ async def rename_session(state: CoveState, session_id: str, body: RenameBody) ->
     summary="Delete a session, its messages and their feedback",
     responses=responses(404),
 )
-async def delete_session(state: CoveState, session_id: str) -> dict:
-    deleted = sessions.delete_session(state.db, session_id)
+def delete_session(state: CoveState, session_id: str) -> dict:
+    deleted = sessions.delete_session(state.connection(), session_id)
     return {"deleted": deleted | {"training_examples_forgotten": state.forget_removed()}}
 
 
@@ -69,12 +69,12 @@ async def delete_session(state: CoveState, session_id: str) -> dict:
     responses={200: {"content": {"text/markdown": {}, "application/json": {}}}}
     | responses(400, 404),
 )
-async def export_session(
+def export_session(
     state: CoveState,
     session_id: str,
     format: Literal["md", "json"] = Query("md", description="md or json"),
 ) -> dict | PlainTextResponse:
-    db = state.db
+    db = state.connection()
     if format == "json":
         return sessions.export_json(db, session_id)
     return PlainTextResponse(

@@ -10,5 +10,5 @@ router = APIRouter(prefix="/api", tags=["daemon"])
 
 
 @router.get("/status", summary="Daemon, model and index state (shape fixed in design.md)")
-async def status(state: CoveState) -> dict:
+def status(state: CoveState) -> dict:
     return state.status()

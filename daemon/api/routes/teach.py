@@ -20,6 +20,6 @@ class TeachBody(BaseModel):
 @router.post(
     "", summary="Teach Cove a fact: one question and answer pair", responses=responses(400)
 )
-async def add_pair(state: CoveState, body: TeachBody) -> dict:
+def add_pair(state: CoveState, body: TeachBody) -> dict:
     written = teach(state.teach_folder, body.question, body.answer)
     return {"taught": written, "question": body.question.strip(), "answer": body.answer.strip()}

@@ -76,7 +76,7 @@ async def cancel(state: CoveState) -> dict:
     summary="One training run: stage, progress, losses, decision",
     responses=responses(404, 503),
 )
-async def get_run(state: CoveState, run_id: str) -> dict:
+def get_run(state: CoveState, run_id: str) -> dict:
     try:
         return {"run": _training(state).get_run(run_id)}
     except RunNotFoundError as exc:
@@ -111,7 +111,7 @@ async def run_events(state: CoveState, run_id: str, request: Request):
     summary="Train every night at a time, or turn the schedule off",
     responses=responses(400, 503),
 )
-async def set_schedule(state: CoveState, body: ScheduleBody) -> dict:
+def set_schedule(state: CoveState, body: ScheduleBody) -> dict:
     scheduler = state.scheduler
     if scheduler is None:
         raise ApiError(503, "the scheduler is not running in this daemon", "scheduler_unavailable")
