@@ -134,7 +134,7 @@ def search_grid() -> list[Setting]:
 def config_toml(heading: bool, backend: str = "torch") -> str:
     """The daemon's config for one index: MMR off as by default; every λ of the grid is
     sent as a search override (an override of 1.0 switches MMR off, tested in
-    tests/daemon/test_retrieval.py)."""
+    tests/daemon/answer/test_retrieval.py)."""
     flag = "true" if heading else "false"
     return (
         f'[embeddings]\nbackend = "{backend}"\n\n'

@@ -12,10 +12,10 @@ from cove.daemon.answer.grounding import (
     fit_general,
     fit_grounded,
     grounded_question,
-    question_language,
     relevant_sources,
     retrieval_queries,
 )
+from cove.daemon.answer.language import question_language
 from cove.daemon.runtime import ContextOverflowError
 from cove.index.search import SearchHit
 
