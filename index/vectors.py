@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from cove.index.exact_vectors import EXACT_MAX_VECTORS, ExactIndex
 
 log = logging.getLogger("cove.vectors")
 
@@ -71,7 +74,9 @@ def open_persistent_store(path: Path, name: str) -> VectorStore:
 
 
 class VectorStore:
-    """One Chroma collection of unit vectors under cosine distance."""
+    """One Chroma collection of unit vectors under cosine distance. Chroma keeps them; up to
+    EXACT_MAX_VECTORS, queries are answered exactly from a copy in memory (exact_vectors.py),
+    loaded at the first query and kept in step by `add` and `delete`."""
 
     def __init__(self, client, name: str, recreate: Callable[[Any], Any] | None = None) -> None:
         """`recreate(client)` closes a damaged store and returns a client of an empty one
@@ -81,6 +86,9 @@ class VectorStore:
         self._recreate = recreate
         self._collection = self._create()
         self._max_batch = int(getattr(client, "get_max_batch_size", lambda: 5000)())
+        self._exact: ExactIndex | None = None
+        self._exact_lock = threading.Lock()
+        self._exact_off = False  # too many vectors, or Chroma could not hand them over
 
     def add(self, ids: Sequence[int], vectors: np.ndarray, file_ids: Sequence[int]) -> None:
         for start in range(0, len(ids), self._max_batch):
@@ -90,13 +98,24 @@ class VectorStore:
                 embeddings=np.asarray(vectors[start:end], dtype=np.float32),
                 metadatas=[{"file_id": int(f)} for f in file_ids[start:end]],
             )
+        with self._exact_lock:
+            if self._exact is not None:
+                self._exact.add(ids, vectors)
+                if len(self._exact) > EXACT_MAX_VECTORS:
+                    self._exact, self._exact_off = None, True
 
     def delete(self, ids: Sequence[int]) -> None:
         for start in range(0, len(ids), self._max_batch):
             self._collection.delete(ids=[str(i) for i in ids[start : start + self._max_batch]])
+        with self._exact_lock:
+            if self._exact is not None:
+                self._exact.delete(ids)
 
     def query(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
         """(chunk id, cosine similarity), best first."""
+        exact = self._exact_index()
+        if exact is not None:
+            return exact.query(vector, n)
         # No count() first: it cost 11-16 ms per query at 100k chunks, and Chroma already
         # answers with fewer results (or none) when the collection holds fewer than n.
         found = self._collection.query(
@@ -108,6 +127,35 @@ class VectorStore:
             (int(i), 1.0 - float(d))
             for i, d in zip(found["ids"][0], found["distances"][0], strict=True)
         ]
+
+    def _exact_index(self) -> ExactIndex | None:
+        """The in-memory copy, read from Chroma the first time; None above the size limit."""
+        with self._exact_lock:
+            if self._exact is None and not self._exact_off:
+                try:
+                    self._exact = self._read_all()
+                except Exception:  # noqa: BLE001 - Chroma's own search still answers
+                    log.warning("cannot read the vectors for exact search", exc_info=True)
+                    self._exact_off = True
+            return self._exact
+
+    def _read_all(self) -> ExactIndex | None:
+        if self._collection.count() > EXACT_MAX_VECTORS:
+            self._exact_off = True
+            return None
+        exact = ExactIndex()
+        offset = 0
+        while True:
+            page = self._collection.get(include=["embeddings"], limit=10_000, offset=offset)
+            if len(page["ids"]):
+                exact.add([int(i) for i in page["ids"]], np.asarray(page["embeddings"]))
+            if len(page["ids"]) < 10_000:
+                return exact
+            offset += 10_000
+
+    def _forget_exact(self) -> None:
+        with self._exact_lock:
+            self._exact, self._exact_off = None, False
 
     def ids(self) -> set[int]:
         found: set[int] = set()
@@ -148,6 +196,7 @@ class VectorStore:
             names = {getattr(c, "name", c) for c in self.client.list_collections()}
             if self.name in names:
                 self.client.delete_collection(self.name)
+            self._forget_exact()
             self._collection = self._create()
             self.verify()
         except Exception:
@@ -155,6 +204,7 @@ class VectorStore:
                 raise
             log.warning("cannot drop collection %s; replacing the store", self.name, exc_info=True)
             self.client = self._recreate(self.client)
+            self._forget_exact()
             self._collection = self._create()
 
     def _create(self):
@@ -174,3 +224,4 @@ class VectorStore:
 
     def drop(self) -> None:
         self.client.delete_collection(self.name)
+        self._forget_exact()
