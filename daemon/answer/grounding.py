@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from cove.daemon.answer import language
 from cove.daemon.answer.language import question_language
 from cove.daemon.client.sources import place
 from cove.daemon.records.memories import MemoryHit
@@ -26,10 +27,7 @@ GENERAL_SYSTEM_PROMPT = (
     "You are Cove, a helpful assistant running offline on the user's own computer. "
     "Answer clearly and concisely."
 )
-NOT_FOUND_ANSWER = (
-    "I couldn't find anything about that in your documents, so I won't guess. "
-    "Try other words, or ask for an answer from general knowledge."
-)
+NOT_FOUND_ANSWER = language.not_found(None)
 # Most of a source's text a prompt may hold; chunks are far shorter, but a future loader
 # or a changed chunk size must not let one source crowd out the rest.
 MAX_SOURCE_CHARS = 4000
@@ -188,8 +186,8 @@ def grounded_question(question: str, sources: Sequence[Source]) -> str:
     """The final user message: sources first, then the question, then the language to
     answer in where the question's script names it (a small model reading English
     sources otherwise tends to answer in English)."""
-    language = question_language(question)
-    ask = f"\nAnswer in {language}." if language else ""
+    asked_in = question_language(question)
+    ask = f"\nAnswer in {asked_in}." if asked_in else ""
     return f"Sources:\n\n{source_block(sources)}\n\nQuestion: {question}{ask}"
 
 
@@ -264,18 +262,22 @@ def recent_turns(
     return turns[start:] + tail
 
 
-def quote_answer(source: Source) -> str:
-    """An answer made of the source's own words, attributed: no model involved."""
+def quote_answer(source: Source, in_language: str | None = None) -> str:
+    """An answer made of the source's own words, attributed in the question's language
+    (`question_language`; English for None): no model involved."""
     assert source.quote is not None
     if source.memory is not None:
-        return f'{told_you(source.memory).capitalize()}: "{source.quote["text"]}" [{source.n}]'
-    return f'{Path(source.path).name} says: "{source.quote["text"]}" [{source.n}]'
+        who = told_you(source.memory, in_language)
+        who = who[0].upper() + who[1:]
+    else:
+        who = language.says(Path(source.path).name, in_language)
+    return f'{who}: "{source.quote["text"]}" [{source.n}]'
 
 
-def told_you(memory: dict) -> str:
+def told_you(memory: dict, in_language: str | None = None) -> str:
     """How a memory is attributed: "you told me, 2026-12-03"."""
     day = time.strftime("%Y-%m-%d", time.localtime(memory["taught_at"]))
-    return f"you told me, {day}"
+    return language.told_you(day, in_language)
 
 
 def memory_sources(hits: Sequence[MemoryHit], min_score: float) -> list[Source]:

@@ -37,3 +37,30 @@ def _script_language(word: str, script: str | None, japanese: bool) -> str | Non
     if script == "southeast_asian":  # by the block of the word's first letter
         return next(name for last, name in _SOUTHEAST_ASIAN.items() if word[0] <= last)
     return {"hangul": "Korean", "han_kana": "Japanese" if japanese else "Chinese"}.get(script)
+
+
+# Cove's own sentences around an answer, in the language the question's script names
+# (English for the rest): a Korean question answered with a quote or declined reads Korean.
+_NOT_FOUND = {
+    None: "I couldn't find anything about that in your documents, so I won't guess. "
+    "Try other words, or ask for an answer from general knowledge.",
+    "Korean": "문서에서 이에 관한 내용을 찾지 못해 추측하지 않겠습니다. "
+    "다른 말로 물어보시거나 일반 지식으로 답해 달라고 해 주세요.",
+}
+_SAYS = {None: "{name} says", "Korean": "{name}에 따르면"}
+_TOLD = {None: "you told me, {day}", "Korean": "{day}에 알려 주신 내용"}
+
+
+def not_found(language: str | None) -> str:
+    """The answer when nothing in the documents is relevant enough."""
+    return _NOT_FOUND.get(language, _NOT_FOUND[None])
+
+
+def says(name: str, language: str | None) -> str:
+    """The attribution before a quote from a file: 'notes.md says'."""
+    return _SAYS.get(language, _SAYS[None]).format(name=name)
+
+
+def told_you(day: str, language: str | None) -> str:
+    """The attribution before a quote from a memory: 'you told me, 2026-12-03'."""
+    return _TOLD.get(language, _TOLD[None]).format(day=day)

@@ -29,6 +29,9 @@ class Answer:
     replaced: dict | None = None
     # The training question that sent it down the learned path (see cove.daemon.answer.learned).
     learned: LearnedMatch | None = None
+    # The question's language where its script names one (language.question_language):
+    # Cove's own words around a quote or a refusal follow it.
+    language: str | None = None
 
 
 def settle_claims(
@@ -66,7 +69,7 @@ def answer_with_quote(
 ) -> None:
     """The answer is the best quote, attributed; the quote is its one (supported) claim."""
     quote = best.quote["text"]
-    answer.text = grounding.quote_answer(best)
+    answer.text = grounding.quote_answer(best, answer.language)
     answer.claims = [{"text": quote, "supported": True, "n": best.n, "quote": quote, "score": 1.0}]
     answer.sources = source_list(sources, [best.n])
     answer.timings["answer_mode"] = "quote"

@@ -18,6 +18,7 @@ import sqlite_utils
 from cove.daemon.answer import evidence, grounding, quotes
 from cove.daemon.answer.citations import CitationFilter
 from cove.daemon.answer.guardrails import Decline, Guardrails
+from cove.daemon.answer.language import not_found, question_language
 from cove.daemon.answer.learned import LearnedMatch, LearnedRouter
 from cove.daemon.answer.outcome import (
     Answer,
@@ -84,7 +85,11 @@ class Assistant:
         # request asking for more gets the cap.
         cap = self.max_tokens if general else min(self.max_tokens, self.settings.max_tokens)
         answer_room = min(request.params.max_tokens or cap, cap)
-        answer = Answer(grounded=not general, timings={"retrieval_ms": 0.0})
+        answer = Answer(
+            grounded=not general,
+            timings={"retrieval_ms": 0.0},
+            language=question_language(request.question),
+        )
         embed = evidence.cached(self.embed) if self.embed is not None else None
         decline = await self._check_guardrails(request.question)
         messages: list[Message] = []
@@ -144,7 +149,7 @@ class Assistant:
             answer.timings.update(first_token_ms=_ms(started), finish_reason="stop")
             yield {"type": "token", "text": answer.text}
         else:
-            answer.text = decline.message if decline else grounding.NOT_FOUND_ANSWER
+            answer.text = decline.message if decline else not_found(answer.language)
             answer.timings.update(first_token_ms=_ms(started), finish_reason="stop")
             yield {"type": "token", "text": answer.text}
         answer.timings["total_ms"] = _ms(started)

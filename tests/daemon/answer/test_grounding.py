@@ -7,15 +7,17 @@ import pytest
 
 from cove.daemon.answer.grounding import (
     GROUNDED_SYSTEM_PROMPT,
+    NOT_FOUND_ANSWER,
     Source,
     best_of,
     fit_general,
     fit_grounded,
     grounded_question,
+    quote_answer,
     relevant_sources,
     retrieval_queries,
 )
-from cove.daemon.answer.language import question_language
+from cove.daemon.answer.language import not_found, question_language
 from cove.daemon.runtime import ContextOverflowError
 from cove.index.search import SearchHit
 
@@ -178,3 +180,15 @@ def test_a_korean_question_asks_the_model_for_a_korean_answer():
     messages, _ = fit_grounded(characters, 4096, GROUNDED_SYSTEM_PROMPT, [], korean, sources, 256)
     assert messages[-1]["content"].endswith(f"Question: {korean}\nAnswer in Korean.")
     assert grounded_question("Who?", sources).endswith("Question: Who?")
+
+
+def test_cove_frames_a_quote_and_a_refusal_in_the_language_of_a_korean_question():
+    said = "기본 모델은 영어 전용입니다."
+    quote = {"text": said, "line_start": 3, "line_end": 3}
+    source = Source(1, "/docs/안내.md", ["H"], None, 3, 3, said, 0.9, quote=quote)
+    asked_in = question_language("기본 모델은 무엇인가요?")
+    assert quote_answer(source, asked_in) == '안내.md에 따르면: "기본 모델은 영어 전용입니다." [1]'
+    assert quote_answer(source) == '안내.md says: "기본 모델은 영어 전용입니다." [1]'
+    assert not_found(asked_in) != NOT_FOUND_ANSWER and "찾지 못해" in not_found(asked_in)
+    assert not_found(question_language("What is the default model?")) == NOT_FOUND_ANSWER
+    assert not_found("Japanese") == NOT_FOUND_ANSWER  # English where Cove has no words yet
