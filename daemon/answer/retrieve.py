@@ -3,13 +3,12 @@ hybrid pipeline on this thread's own read connection, report timings."""
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
 from cove.daemon.config import SearchSettings
-from cove.daemon.store.db import connect
+from cove.daemon.store.db import ThreadConnections
 from cove.index.embedder import Embedder
 from cove.index.search import Reranker, SearchHit, SearchParams, hybrid_search
 from cove.index.vectors import VectorStore
@@ -50,12 +49,10 @@ class Retriever:
         self.embedder = embedder
         self.params = params
         self.reranker = reranker
-        self._local = threading.local()
+        self._connections = ThreadConnections(db_path)
 
     def _db(self):
-        if getattr(self._local, "db", None) is None:
-            self._local.db = connect(self.db_path)
-        return self._local.db
+        return self._connections.get()
 
     def search(self, query: str, **overrides) -> tuple[list[SearchHit], dict[str, float]]:
         """Hits, best first, and timings: query embedding apart from the rest."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
@@ -15,7 +14,7 @@ from cove.daemon import __version__
 from cove.daemon.config import Config
 from cove.daemon.ops.netguard import NetworkGuard
 from cove.daemon.runtime import Runtime
-from cove.daemon.store.db import connect
+from cove.daemon.store.db import ThreadConnections
 from cove.index.embedder import Embedder
 
 if TYPE_CHECKING:
@@ -57,17 +56,16 @@ class DaemonState:
     started_at: float = field(default_factory=time.time)
     pid: int = field(default_factory=os.getpid)
     version: str = __version__
-    _connections: threading.local = field(default_factory=threading.local, init=False, repr=False)
+    _connections: ThreadConnections | None = field(default=None, init=False, repr=False)
 
     def connection(self) -> sqlite_utils.Database:
         """cove.db for the calling thread. Routes that block are plain `def`, run on
         FastAPI's thread pool, several at once: each thread has its own connection, so one
         request's transaction never takes in another's statements (`db` is the event
         loop's, which the answer pipeline uses)."""
-        db = getattr(self._connections, "db", None)
-        if db is None:
-            db = self._connections.db = connect(self.config.paths.db)
-        return db
+        if self._connections is None:
+            self._connections = ThreadConnections(self.config.paths.db)
+        return self._connections.get()
 
     def get_assistant(self) -> Assistant:
         """The answer pipeline the lifecycle owner built (serve.build_assistant)."""

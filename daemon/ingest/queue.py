@@ -24,7 +24,7 @@ from cove.daemon.ingest.counters import Counters
 from cove.daemon.ingest.diskspace import DiskSpace, NoSpaceError
 from cove.daemon.ingest.pipeline import FileIngester, forget_files
 from cove.daemon.ingest.tasks import Task, forget_path, move_path, scan_dir
-from cove.daemon.store.db import connect
+from cove.daemon.store.db import ThreadConnections, connect
 from cove.daemon.watch.folders import WatchedFolders
 from cove.index import manifest
 from cove.index.ignore import IgnoreRules
@@ -64,7 +64,7 @@ class Indexer:
         self._busy = False
         self._thread = threading.Thread(target=self._run, name="cove-indexer", daemon=True)
         self._next_reconcile = 0.0
-        self._local = threading.local()
+        self._connections = ThreadConnections(config.paths.db)
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -216,9 +216,7 @@ class Indexer:
 
     def _reader(self):
         """This thread's own connection (SQLite connections are not shared across threads)."""
-        if getattr(self._local, "db", None) is None:
-            self._local.db = connect(self.config.paths.db)
-        return self._local.db
+        return self._connections.get()
 
     # --- the worker -----------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import sqlite_utils
@@ -27,3 +28,20 @@ def open_db(path: Path | str) -> sqlite_utils.Database:
     db = connect(path)
     migrate(db)
     return db
+
+
+class ThreadConnections:
+    """One connection to cove.db per calling thread, opened on first use: the daemon's
+    policy (README, "SQLite connections"). A connection is never shared between threads,
+    so one thread's transaction never takes in another's statements."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def get(self) -> sqlite_utils.Database:
+        """This thread's connection."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = connect(self.path)
+        return db
