@@ -41,7 +41,7 @@ def _indented_body(lines: list[str], i: int, base: int) -> int:
     return last
 
 
-class _Sections:
+class Sections:
     """Assigns levels to adornment styles in order of first appearance."""
 
     def __init__(self) -> None:
@@ -54,7 +54,7 @@ class _Sections:
         return self._styles.index(style) + 1
 
 
-def _title_at(lines: list[str], i: int) -> tuple[str, str, bool, int] | None:
+def title_at(lines: list[str], i: int) -> tuple[str, str, bool, int] | None:
     """A section title starting at line i: (text, char, overlined, last line index)."""
     n = len(lines)
     line = lines[i]
@@ -86,7 +86,7 @@ def parse_rst(text: str) -> LineBlocks:
     """Split reStructuredText into heading, paragraph, code, list and table blocks."""
     lines = split_lines(text)
     doc = LineBlocks(lines)
-    sections = _Sections()
+    sections = Sections()
     n = len(lines)
     i = 0
     while i < n:
@@ -94,7 +94,7 @@ def parse_rst(text: str) -> LineBlocks:
         if _is_blank(line):
             i += 1
             continue
-        if title := _title_at(lines, i):
+        if title := title_at(lines, i):
             text_, char, overlined, last = title
             doc.heading(sections.level(char, overlined), text_, i, last)
             i = last + 1

@@ -14,11 +14,13 @@ from .blocks import LineBlocks, blank_separated, split_lines
 from .markdown import parse_markdown
 from .org import parse_org
 from .reading import read_text
-from .rst import parse_rst
+from .rst import Sections, parse_rst, title_at
 
 # Longest block cut from code or data without blank lines: long enough to keep a function
 # together, short enough that a cited line range still points somewhere useful.
 MAX_CODE_LINES = 60
+# Longest line plain text may underline as a title.
+MAX_TITLE_CHARS = 80
 # CSV is cut into tables of this many rows; the header row is each one's heading.
 CSV_ROWS_PER_BLOCK = 40
 
@@ -27,10 +29,38 @@ PARSED_FORMATS = ("text", "markdown", "rst", "org", "code", "csv", "json")
 
 
 def _plain(lines: list[str]) -> LineBlocks:
+    """Paragraphs, under the titles the text underlines (AsciiDoc, setext Markdown and reST
+    write "NAME" over "----"): a chunk of git-doc's `git-rebase.txt` then carries the trail
+    "git-rebase(1) > DESCRIPTION", which the embedder reads with it."""
     doc = LineBlocks(lines)
-    for first, last in blank_separated(lines):
-        doc.add("paragraph", first, last)
+    sections = Sections()
+    start = i = 0
+    while i < len(lines):
+        title = _underlined_title(lines, i)
+        if title is None:
+            i += 1
+            continue
+        text, char, overlined, last = title
+        for first, end in blank_separated(lines, start, i):
+            doc.add("paragraph", first, end)
+        doc.heading(sections.level(char, overlined), text, i, last)
+        start = i = last + 1
+    for first, end in blank_separated(lines, start):
+        doc.add("paragraph", first, end)
     return doc
+
+
+def _underlined_title(lines: list[str], i: int) -> tuple[str, str, bool, int] | None:
+    """A title at line i as reST reads one, stricter for plain text: it starts a block, is
+    short, and its underline is about as long as it (a rule under a sentence is not one)."""
+    title = title_at(lines, i)
+    if title is None or (i > 0 and lines[i - 1].strip()):
+        return None
+    text, _, overlined, last = title
+    rule = len(lines[last].strip())
+    if len(text) > MAX_TITLE_CHARS or not (overlined or abs(rule - len(text)) <= 2):
+        return None
+    return title
 
 
 def _code(lines: list[str]) -> LineBlocks:

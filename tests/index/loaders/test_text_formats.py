@@ -205,6 +205,37 @@ def test_plain_text_paragraphs_with_line_ranges(tmp_path: Path) -> None:
     ]
 
 
+ASCIIDOC = """\
+git-rebase(1)
+=============
+
+NAME
+----
+git-rebase - Reapply commits
+on top of another base tip
+--------------------------
+Not a title: it does not start a block.
+
+A sentence that runs on and then has a short rule under it.
+---
+"""
+
+
+def test_plain_text_titles_underlined_as_in_asciidoc_head_their_paragraphs(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path / "git-rebase.txt", ASCIIDOC)
+    doc = load_document(path, LIMIT)
+    assert doc.title == "git-rebase(1)"
+    assert [(b.kind, b.heading, b.line_start, b.line_end) for b in doc.blocks] == [
+        ("heading", ("git-rebase(1)",), 1, 2),
+        ("heading", ("git-rebase(1)", "NAME"), 4, 5),
+        ("paragraph", ("git-rebase(1)", "NAME"), 6, 9),
+        ("paragraph", ("git-rebase(1)", "NAME"), 11, 12),
+    ]
+    assert all(lines_of(path, b)[0].startswith(b.text.split("\n")[0]) for b in doc.blocks)
+
+
 def test_code_groups_keep_indentation_and_line_ranges(tmp_path: Path) -> None:
     source = "import os\n\n\ndef main():\n    x = 1\n    return x\n\nclass A:\n    pass\n"
     path = write(tmp_path / "tool.py", source)
