@@ -10,7 +10,7 @@ import logging
 import re
 import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,39 +133,34 @@ class VectorStore:
         with self._exact_lock:
             if self._exact is None and not self._exact_off:
                 try:
-                    self._exact = self._read_all()
+                    if self._collection.count() > EXACT_MAX_VECTORS:
+                        self._exact_off = True
+                    else:
+                        self._exact = ExactIndex()
+                        for page in self._pages(["embeddings"]):
+                            ids = [int(i) for i in page["ids"]]
+                            self._exact.add(ids, np.asarray(page["embeddings"]))
                 except Exception:  # noqa: BLE001 - Chroma's own search still answers
                     log.warning("cannot read the vectors for exact search", exc_info=True)
-                    self._exact_off = True
+                    self._exact, self._exact_off = None, True
             return self._exact
-
-    def _read_all(self) -> ExactIndex | None:
-        if self._collection.count() > EXACT_MAX_VECTORS:
-            self._exact_off = True
-            return None
-        exact = ExactIndex()
-        offset = 0
-        while True:
-            page = self._collection.get(include=["embeddings"], limit=10_000, offset=offset)
-            if len(page["ids"]):
-                exact.add([int(i) for i in page["ids"]], np.asarray(page["embeddings"]))
-            if len(page["ids"]) < 10_000:
-                return exact
-            offset += 10_000
 
     def _forget_exact(self) -> None:
         with self._exact_lock:
             self._exact, self._exact_off = None, False
 
     def ids(self) -> set[int]:
-        found: set[int] = set()
+        return {int(i) for page in self._pages([]) for i in page["ids"]}
+
+    def _pages(self, include: list[str], size: int = 10_000) -> Iterator[dict]:
+        """The whole collection, `size` rows at a time, with the fields in `include`."""
         offset = 0
         while True:
-            page = self._collection.get(include=[], limit=10_000, offset=offset)
-            found.update(int(i) for i in page["ids"])
-            if len(page["ids"]) < 10_000:
-                return found
-            offset += 10_000
+            page = self._collection.get(include=include, limit=size, offset=offset)
+            yield page
+            if len(page["ids"]) < size:
+                return
+            offset += size
 
     def count(self) -> int:
         return self._collection.count()

@@ -267,8 +267,7 @@ def quote_answer(source: Source, in_language: str | None = None) -> str:
     (`question_language`; English for None): no model involved."""
     assert source.quote is not None
     if source.memory is not None:
-        who = told_you(source.memory, in_language)
-        who = who[0].upper() + who[1:]
+        who = told_you(source.memory, in_language).capitalize()
     else:
         who = language.says(Path(source.path).name, in_language)
     return f'{who}: "{source.quote["text"]}" [{source.n}]'
