@@ -8,7 +8,11 @@ teaches citing whatever the generating model's quality. With `oracle_fraction < 
 some prompts leave the oracle out (RAFT's recipe: the model also learns the content).
 
 The model is a callable `generate(messages) -> str` handed in (the daemon passes its
-runtime); nothing here loads a model. Generating takes two model calls per example,
+runtime); nothing here loads a model. So is `language_of(text) -> str | None` (the daemon
+passes `cove.daemon.answer.language.question_language`): a chunk whose script names its
+language (Korean, Japanese, ...) gets its question and answer asked for in that language,
+and the training prompt ends as the daemon's grounded prompt does ("Answer in Korean."), so
+what the adapter learns matches what it will be asked. Generating takes two model calls per example,
 which is slow and weak with the tiny default model, so the daemon keeps this off unless
 configured.
 """
@@ -26,6 +30,7 @@ from cove.finetune.dataset import Example
 
 Generate = Callable[[list[dict]], str]
 FormatPrompt = Callable[[str, Sequence[dict]], str]
+LanguageOf = Callable[[str], str | None]
 
 QUESTION_INSTRUCTIONS = (
     "Write one question that the following text answers. Reply with the question only."
@@ -77,6 +82,11 @@ def best_quote(answer: str, text: str) -> str:
     return max(candidates, key=lambda s: len(words & set(re.findall(r"\w+", s.lower()))))
 
 
+def in_language(instructions: str, language: str | None) -> str:
+    """`instructions`, asking for `language` where one is named (None: as they are)."""
+    return f"{instructions} Write it in {language}." if language else instructions
+
+
 def _one_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[0] if lines else ""
@@ -91,6 +101,7 @@ def raft_examples(
     seed: int = 0,
     format_prompt: FormatPrompt = sources_prompt,
     system: str = GROUNDED_SYSTEM,
+    language_of: LanguageOf = lambda text: None,
 ) -> tuple[list[Example], list[dict]]:
     """Up to `max_examples` synthetic examples, and the problems met (`{chunk_id, reason}`).
 
@@ -103,11 +114,12 @@ def raft_examples(
     examples: list[Example] = []
     problems: list[dict] = []
     for oracle in oracles[:max_examples]:
+        language = language_of(oracle["text"])
         try:
             question = _one_line(
                 generate(
                     [
-                        {"role": "system", "content": QUESTION_INSTRUCTIONS},
+                        {"role": "system", "content": in_language(QUESTION_INSTRUCTIONS, language)},
                         {"role": "user", "content": oracle["text"]},
                     ]
                 )
@@ -116,7 +128,7 @@ def raft_examples(
                 raise ValueError("the model wrote no question")
             answer = generate(
                 [
-                    {"role": "system", "content": ANSWER_INSTRUCTIONS},
+                    {"role": "system", "content": in_language(ANSWER_INSTRUCTIONS, language)},
                     {"role": "user", "content": f"{oracle['text']}\n\nQuestion: {question}"},
                 ]
             ).strip()
@@ -140,9 +152,11 @@ def raft_examples(
         else:
             target = f'{answer}\n\nFrom {oracle["path"]}: "{quote}"'
         involved = shown if with_oracle else [*shown, oracle]
+        asked_in = language_of(question)
+        ask = f"\nAnswer in {asked_in}." if asked_in else ""
         examples.append(
             Example(
-                prompt=[{"role": "user", "content": format_prompt(question, shown)}],
+                prompt=[{"role": "user", "content": format_prompt(question, shown) + ask}],
                 target=target,
                 kind="synthetic",
                 provenance=[

@@ -211,6 +211,7 @@ def synthetic_examples(db: sqlite_utils.Database, config: Config, choice: ModelC
     if wanted <= 0:
         return []
     from cove.daemon.answer.grounding import GROUNDED_SYSTEM_PROMPT
+    from cove.daemon.answer.language import question_language
     from cove.daemon.runtime.base import GenerationParams
     from cove.daemon.runtime.llamacpp import LlamaCppBackend
     from cove.finetune.evaluate import backend_answerer
@@ -227,6 +228,7 @@ def synthetic_examples(db: sqlite_utils.Database, config: Config, choice: ModelC
             backend_answerer(backend, params),
             max_examples=wanted,
             system=config.chat.system_prompt or GROUNDED_SYSTEM_PROMPT,
+            language_of=question_language,
         )
     finally:
         backend.close()

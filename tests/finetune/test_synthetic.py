@@ -116,3 +116,34 @@ def test_a_failing_generation_is_a_problem_not_an_exception(tmp_path):
     examples, problems = raft_examples(chunks, broken, max_examples=3)
     assert examples == []
     assert [p["reason"] for p in problems] == ["model unloaded"] * 3
+
+
+def test_korean_chunks_get_korean_questions_and_the_grounded_language_line(tmp_path):
+    """What the model is asked, not what it writes: a Korean chunk's question and answer are
+    asked for in Korean and its training prompt ends as the daemon's grounded prompt would
+    for a Korean question; English chunks keep the instructions as they were."""
+    from cove.daemon.answer.language import question_language
+
+    db = index_db(tmp_path / "cove.db")
+    korean = "동호회 요트의 이름은 말로우입니다. 북쪽 항구 4번 부두에 있습니다. " * 5
+    db["chunks"].update(1, {"text": korean})
+    instructions: dict[bool, list[str]] = {True: [], False: []}
+
+    def recording(messages):
+        about_korean = "말로우" in messages[-1]["content"]
+        instructions[about_korean].append(messages[0]["content"])
+        return "요트의 이름은 무엇입니까?" if about_korean else "What is it called?"
+
+    examples, problems = raft_examples(
+        live_chunks(db), recording, max_examples=3, language_of=question_language
+    )
+    assert problems == [] and len(examples) == 3
+    assert len(instructions[True]) == 2  # the question, then the answer
+    assert all(s.endswith(" Write it in Korean.") for s in instructions[True])
+    assert len(instructions[False]) == 4 and not any("Korean" in s for s in instructions[False])
+    prompts = [e.prompt[0]["content"] for e in examples]
+    assert (
+        sum(p.endswith("Question: 요트의 이름은 무엇입니까?\nAnswer in Korean.") for p in prompts)
+        == 1
+    )
+    assert sum(p.endswith("Question: What is it called?") for p in prompts) == 2
