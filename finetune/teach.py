@@ -77,7 +77,13 @@ def teach(folder: Path, question: str, answer: str) -> dict:
     for char, escape in _UNESCAPED_BREAKS.items():
         encoded = encoded.replace(char, escape)  # the record stays one line when read back
     with path.open("a", encoding="utf-8") as f:
-        f.write(prefix + encoded + "\n")
+        start = f.tell()
+        try:
+            f.write(prefix + encoded + "\n")
+            f.flush()
+        except OSError:
+            f.truncate(start)  # a full disk leaves no half-written line behind
+            raise
     return {"path": str(path), "line": line}
 
 

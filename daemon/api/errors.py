@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from cove.daemon.ingest.diskspace import out_of_space
 from cove.daemon.records.sessions import MessageNotFoundError, SessionNotFoundError
 from cove.daemon.runtime import RuntimeErrorBase
 
@@ -140,3 +141,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MessageNotFoundError)
     async def no_message(_: Request, exc: MessageNotFoundError) -> JSONResponse:
         return JSONResponse(error_body(str(exc), "message_not_found"), 404)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # A write the disk refused (a session, a memory, a taught fact) is the user's to
+        # fix, and nothing was half-written: say so, as a rebuild does, not "500".
+        if out_of_space(exc):
+            message = f"no space left on device under COVE_HOME; free some and retry ({exc})"
+            return JSONResponse(error_body(message, "no_space", "server_error"), 503)
+        message = f"internal error: {type(exc).__name__}: {exc} (the daemon log has details)"
+        return JSONResponse(error_body(message, "internal_error", "server_error"), 500)

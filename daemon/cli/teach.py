@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from cove.daemon.cli.output import CliContext, emit_json, info, json_option, pass_cli
+from cove.daemon.cli.output import (
+    CliContext,
+    CommandError,
+    emit_json,
+    info,
+    json_option,
+    pass_cli,
+)
+from cove.daemon.ingest.diskspace import out_of_space
 from cove.finetune.teach import teach as append_pair
 
 
@@ -23,12 +31,21 @@ def teach(cli: CliContext, question: str, answer: str, as_json: bool) -> None:
     \b
       cove teach "What is my cat called?" "Your cat is called Pixel."
 
-    With --json: {"taught": {"path", "line"}, "question", "answer"}.
+    With --json: {"taught": {"path", "line"}, "question", "answer"}; on a failed write
+    (exit 1), {"error": {"message", "code"}}, code "no_space" for a full disk.
     """
     try:
         written = append_pair(cli.config.teach_folder, question, answer)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    except OSError as exc:  # nothing was written (teach() truncates a partial line)
+        code = "no_space" if out_of_space(exc) else "write_failed"
+        message = f"could not write to the teach folder: {exc}"
+        if code == "no_space":
+            message = f"no space left on device: nothing was taught ({exc})"
+        if as_json:
+            emit_json({"error": {"message": message, "code": code}})
+        raise CommandError(message) from None
     if as_json:
         emit_json({"taught": written, "question": question.strip(), "answer": answer.strip()})
     else:

@@ -77,3 +77,43 @@ def test_an_unknown_route_is_a_json_404(api):
 def test_empty_embedding_input_is_400(api):
     assert api.post("/v1/embeddings", json={"input": []}).status_code == 400
     assert api.post("/v1/embeddings", json={"input": ""}).status_code == 400
+
+
+def test_a_write_the_disk_refused_is_503_no_space_and_other_failures_a_json_500():
+    """The handlers of every route (cove.daemon.api.errors): a full disk (ENOSPC, or SQLite's
+    SQLITE_FULL) says so with code no_space; anything else unexpected is still the error
+    document, never a bare "Internal Server Error"."""
+    import errno
+    import sqlite3
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from cove.daemon.api.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+    failures = {
+        "/enospc": OSError(errno.ENOSPC, "No space left on device"),
+        "/sqlite": sqlite3.OperationalError("database or disk is full"),
+        "/bug": KeyError("missing"),
+    }
+    for path, exc in failures.items():
+        app.add_api_route(path, raising(exc))
+    client = TestClient(app, raise_server_exceptions=False)
+    for path in ("/enospc", "/sqlite"):
+        response = client.get(path)
+        assert response.status_code == 503
+        error = response.json()["error"]
+        assert error["code"] == "no_space" and "no space left on device" in error["message"]
+    bug = client.get("/bug")
+    assert bug.status_code == 500 and bug.json()["error"]["code"] == "internal_error"
+
+
+def raising(exc: Exception):
+    """A route that fails with `exc`."""
+
+    def route() -> None:
+        raise exc
+
+    return route

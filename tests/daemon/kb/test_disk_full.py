@@ -104,6 +104,17 @@ def test_a_full_disk_pauses_indexing_says_why_and_resumes_when_space_returns(tmp
         assert json.loads(rebuild.stdout)["error"]["code"] == "no_space"
         assert "no space left on device" in rebuild.stderr
 
+        # Writes the user asks for meanwhile are refused with the reason, and leave nothing
+        # half-written (the sliver indexing left is taken first, so the write must fail).
+        fill(small_disk / "filler-2", leave=0)
+        taught = daemon.cove("teach", "Where is the seed vault?", "Svalbard" * 2000, "--json")
+        assert taught.returncode == 1, taught.stdout
+        assert json.loads(taught.stdout)["error"]["code"] == "no_space"
+        assert "no space left on device" in taught.stderr
+        teach_file = home / "teach" / "cove-teach.jsonl"
+        assert not teach_file.exists() or teach_file.read_text() == ""
+        (small_disk / "filler-2").unlink()
+
         filler.unlink()  # indexing resumes by itself
         done = wait_idle(daemon, timeout=120)
         assert done["files"] == 1 + CORPUS and done["failed"] == 0
