@@ -109,7 +109,14 @@ def install_error_handlers(app: FastAPI) -> None:
     _spec_without_422(app)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # POST /api/index/status reaches POST /api/index/{action} and fails its validation,
+        # but the path is GET /api/index/status's (a literal segment wins): 405, as routing
+        # would answer had no parameter matched.
+        allow = allowed_methods(request.app.openapi(), request.url.path)
+        if allow and request.method not in allow.split(", "):
+            message = f"{request.method} is not allowed here; use {allow}"
+            return JSONResponse(error_body(message, "http_405"), 405, headers={"Allow": allow})
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or 'body'}: {err['msg']}"
             for err in exc.errors()
