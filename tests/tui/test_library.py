@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.widgets import DataTable, ProgressBar
 
 from cove.tui.screens.confirm import ConfirmScreen
-from cove.tui.screens.library import LibraryScreen
+from cove.tui.screens.library import LibraryScreen, progress_text
 from cove.tui.screens.prompt import FolderPromptScreen
 from tests.support.daemon import RunningDaemon
 from tests.support.kb import write
@@ -93,3 +93,14 @@ def test_add_folder_progress_errors_and_remove(kb_daemon: RunningDaemon, tmp_pat
     finally:
         with kb_daemon.client() as client:
             client.index_action("resume")  # never leave the shared daemon paused
+
+
+def test_a_pause_says_why_when_the_daemon_gave_a_reason() -> None:
+    status = {"state": "indexing", "files": 3, "chunks": 9, "queued": 4, "failed": 0}
+    base = "indexing · 3 files, 9 chunks, 4 queued, 0 failed"
+    assert progress_text(status) == base
+    assert progress_text({**status, "paused": True, "paused_reason": None}) == base + " · paused"
+    full = "no space left on device: 0.3 MB free on /home; indexing waits until 100.3 MB are free"
+    assert progress_text({**status, "paused": True, "paused_reason": full}) == (
+        f"{base} · paused: {full}"
+    )

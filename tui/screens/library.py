@@ -40,12 +40,17 @@ def progress(status: dict) -> tuple[int, int]:
 
 
 def progress_text(status: dict) -> str:
+    """The library's progress line; a pause says why when the daemon gave a reason (a full
+    disk: "paused: no space left on device: ...")."""
     text = (
         f"{status.get('state', '?')} · {status.get('files', 0)} files, "
         f"{status.get('chunks', 0)} chunks, {status.get('queued', 0)} queued, "
         f"{status.get('failed', 0)} failed"
     )
-    return text + (" · paused" if status.get("paused") else "")
+    if not status.get("paused"):
+        return text
+    reason = status.get("paused_reason")
+    return text + (f" · paused: {reason}" if reason else " · paused")
 
 
 class LibraryScreen(Screen[None]):
