@@ -4,10 +4,10 @@ the turns of a stored session, and how to open a source in the user's editor."""
 from __future__ import annotations
 
 import shlex
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cove.daemon.answer.language import told_you
 from cove.daemon.client.sources import NOT_CITED, cited, location
 
 # Lines of context shown above and below a source's own lines.
@@ -123,12 +123,6 @@ def turns_from_messages(messages: list[dict]) -> list[Turn]:
             turn.finish({**message, "answer": message["content"], "message_id": message["id"]})
             turn.feedback = message.get("feedback")
     return turns
-
-
-def told_you(taught_at: float) -> str:
-    """How a memory is attributed, as the daemon words it: 'you told me, 2026-12-03'
-    (the local date it was taught)."""
-    return "you told me, " + time.strftime("%Y-%m-%d", time.localtime(taught_at))
 
 
 def source_label(source: dict) -> str:

@@ -4,7 +4,6 @@ found in `quotes`; the language a question asks to be answered in, in `language`
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -168,8 +167,8 @@ def source_block(sources: Sequence[Source]) -> str:
     for source in sources:
         where = " > ".join(source.heading)
         if source.memory is not None:
-            asked = source.memory["question"]
-            parts.append(f'[{source.n}] {told_you(source.memory)}, asked "{asked}"\n{source.text}')
+            asked, who = source.memory["question"], language.told_you(source.memory["taught_at"])
+            parts.append(f'[{source.n}] {who}, asked "{asked}"\n{source.text}')
             continue
         if source.prompt_text is not None:
             # Evidence: the file's name and the heading trail are context enough; a long path
@@ -267,16 +266,10 @@ def quote_answer(source: Source, in_language: str | None = None) -> str:
     (`question_language`; English for None): no model involved."""
     assert source.quote is not None
     if source.memory is not None:
-        who = told_you(source.memory, in_language).capitalize()
+        who = language.told_you(source.memory["taught_at"], in_language).capitalize()
     else:
         who = language.says(Path(source.path).name, in_language)
     return f'{who}: "{source.quote["text"]}" [{source.n}]'
-
-
-def told_you(memory: dict, in_language: str | None = None) -> str:
-    """How a memory is attributed: "you told me, 2026-12-03"."""
-    day = time.strftime("%Y-%m-%d", time.localtime(memory["taught_at"]))
-    return language.told_you(day, in_language)
 
 
 def memory_sources(hits: Sequence[MemoryHit], min_score: float) -> list[Source]:

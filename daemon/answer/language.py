@@ -4,6 +4,7 @@ reading English sources otherwise tends to answer in English."""
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 
 from cove.index.keywords import script_words
@@ -61,6 +62,8 @@ def says(name: str, language: str | None) -> str:
     return _SAYS.get(language, _SAYS[None]).format(name=name)
 
 
-def told_you(day: str, language: str | None) -> str:
-    """The attribution before a quote from a memory: 'you told me, 2026-12-03'."""
+def told_you(taught_at: float, language: str | None = None) -> str:
+    """How a memory is attributed, by the daemon, the MCP server and the TUI alike: 'you
+    told me, 2026-12-03' (the local date it was taught)."""
+    day = time.strftime("%Y-%m-%d", time.localtime(taught_at))
     return _TOLD.get(language, _TOLD[None]).format(day=day)

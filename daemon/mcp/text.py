@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
+from cove.daemon.answer.language import told_you
 from cove.daemon.mcp.models import (
     MAX_READ_LINES,
     Answer,
@@ -66,10 +65,6 @@ def render_answer(answer: Answer) -> str:
         ]
         text += "\n\nSources:\n" + "\n".join(lines)
     return text
-
-
-def told_you(taught_at: float) -> str:
-    return "you told me, " + time.strftime("%Y-%m-%d", time.localtime(taught_at))
 
 
 def render_recall(result: Recall) -> str:
