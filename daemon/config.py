@@ -341,14 +341,11 @@ def _with_embedder_bars(config: Config, raw: dict[str, Any]) -> Config:
     return dataclasses.replace(config, **changes)
 
 
-def evidence_floor(config: Config) -> float:
-    """The cosine the embedder gives unrelated sentences, read as 0 by quotes and claims."""
-    return SIMILARITY_BARS[config.embeddings.backend]["evidence_floor"]
-
-
-def guardrails_threshold(config: Config) -> float:
-    """A guardrails profile's threshold when it names none: its backend's measured bar."""
-    return SIMILARITY_BARS[config.embeddings.backend]["guardrails_threshold"]
+def measured_bar(config: Config, name: str) -> float:
+    """A bar of SIMILARITY_BARS that config.toml does not set, measured for the configured
+    backend's model: "evidence_floor" (the cosine it gives unrelated sentences, read as 0 by
+    quotes and claims) or "guardrails_threshold" (a profile's threshold when it names none)."""
+    return SIMILARITY_BARS[config.embeddings.backend][name]
 
 
 def _port_from_env(value: str) -> int:

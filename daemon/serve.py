@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from cove.daemon import __version__
-from cove.daemon.config import Config, default_config_text, evidence_floor
+from cove.daemon.config import Config, default_config_text, measured_bar
 from cove.daemon.ops.netguard import NetworkGuard, is_loopback
 from cove.daemon.ops.ports import HOST, port_taken
 from cove.daemon.paths import ensure_token, home_name, private_umask, tighten_home
@@ -193,11 +193,13 @@ def build_assistant(config: Config, db, runtime, retriever, embedder):
     guardrails = None
     if config.chat.guardrails:
         from cove.daemon.answer.guardrails import load_guardrails
-        from cove.daemon.config import ConfigError, guardrails_threshold
+        from cove.daemon.config import ConfigError
 
         try:
             guardrails = load_guardrails(
-                config.chat.guardrails, embedder.embed_query, guardrails_threshold(config)
+                config.chat.guardrails,
+                embedder.embed_query,
+                measured_bar(config, "guardrails_threshold"),
             )
         except ConfigError as exc:
             raise DaemonStartError(str(exc)) from exc
@@ -210,7 +212,7 @@ def build_assistant(config: Config, db, runtime, retriever, embedder):
         config.model.max_tokens,
         guardrails,
         embed=embedder.embed,
-        evidence_floor=evidence_floor(config),
+        evidence_floor=measured_bar(config, "evidence_floor"),
         # Questions are compared with questions: e5 wants "query: " on both sides of a
         # symmetric comparison (the same vectors as `embed` for MiniLM).
         memories=Memories(config.teach_folder, embedder.embed_query, db),
