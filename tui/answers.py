@@ -7,8 +7,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cove.daemon.answer.language import told_you
-from cove.daemon.client.sources import NOT_CITED, cited, location
+from cove.daemon.client.sources import NOT_CITED, cited, location, told_you
 
 # Lines of context shown above and below a source's own lines.
 SNIPPET_CONTEXT_LINES = 6

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cove.daemon.answer import language
 from cove.daemon.answer.language import question_language
-from cove.daemon.client.sources import place
+from cove.daemon.client.sources import place, told_you
 from cove.daemon.records.memories import MemoryHit
 from cove.daemon.runtime import ContextOverflowError, Message
 from cove.index.search import SearchHit
@@ -167,7 +167,7 @@ def source_block(sources: Sequence[Source]) -> str:
     for source in sources:
         where = " > ".join(source.heading)
         if source.memory is not None:
-            asked, who = source.memory["question"], language.told_you(source.memory["taught_at"])
+            asked, who = source.memory["question"], told_you(source.memory["taught_at"])
             parts.append(f'[{source.n}] {who}, asked "{asked}"\n{source.text}')
             continue
         if source.prompt_text is not None:
@@ -266,7 +266,7 @@ def quote_answer(source: Source, in_language: str | None = None) -> str:
     (`question_language`; English for None): no model involved."""
     assert source.quote is not None
     if source.memory is not None:
-        who = language.told_you(source.memory["taught_at"], in_language).capitalize()
+        who = told_you(source.memory["taught_at"], in_language).capitalize()
     else:
         who = language.says(Path(source.path).name, in_language)
     return f'{who}: "{source.quote["text"]}" [{source.n}]'

@@ -4,7 +4,6 @@ reading English sources otherwise tends to answer in English."""
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 
 from cove.index.keywords import script_words
@@ -49,7 +48,6 @@ _NOT_FOUND = {
     "다른 말로 물어보시거나 일반 지식으로 답해 달라고 해 주세요.",
 }
 _SAYS = {None: "{name} says", "Korean": "{name}에 따르면"}
-_TOLD = {None: "you told me, {day}", "Korean": "{day}에 알려 주신 내용"}
 
 
 def not_found(language: str | None) -> str:
@@ -60,10 +58,3 @@ def not_found(language: str | None) -> str:
 def says(name: str, language: str | None) -> str:
     """The attribution before a quote from a file: 'notes.md says'."""
     return _SAYS.get(language, _SAYS[None]).format(name=name)
-
-
-def told_you(taught_at: float, language: str | None = None) -> str:
-    """How a memory is attributed, by the daemon, the MCP server and the TUI alike: 'you
-    told me, 2026-12-03' (the local date it was taught)."""
-    day = time.strftime("%Y-%m-%d", time.localtime(taught_at))
-    return _TOLD.get(language, _TOLD[None]).format(day=day)

@@ -7,6 +7,7 @@ A source is the API's dict (`page`, `line_start`, `line_end`, `cited`, ...). Pag
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,3 +34,14 @@ def cited(source: Mapping[str, Any]) -> bool:
     """Whether the answer cites `source` (a source without the mark counts as cited: the
     daemon marks the ones it lists but the answer did not use)."""
     return bool(source.get("cited", True))
+
+
+# A memory's attribution in the language the question's script names (English otherwise).
+_TOLD = {None: "you told me, {day}", "Korean": "{day}에 알려 주신 내용"}
+
+
+def told_you(taught_at: float, language: str | None = None) -> str:
+    """How a memory is attributed: 'you told me, 2026-12-03' (the local date it was taught);
+    `language` as `cove.daemon.answer.language.question_language` names it."""
+    day = time.strftime("%Y-%m-%d", time.localtime(taught_at))
+    return _TOLD.get(language, _TOLD[None]).format(day=day)

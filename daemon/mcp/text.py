@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cove.daemon.answer.language import told_you
+from cove.daemon.client.sources import told_you
 from cove.daemon.mcp.models import (
     MAX_READ_LINES,
     Answer,
