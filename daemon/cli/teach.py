@@ -39,10 +39,13 @@ def teach(cli: CliContext, question: str, answer: str, as_json: bool) -> None:
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except OSError as exc:  # nothing was written (teach() truncates a partial line)
-        code = "no_space" if out_of_space(exc) else "write_failed"
-        message = f"could not write to the teach folder: {exc}"
-        if code == "no_space":
-            message = f"no space left on device: nothing was taught ({exc})"
+        full = out_of_space(exc)
+        code = "no_space" if full else "write_failed"
+        message = (
+            f"no space left on device: nothing was taught ({exc})"
+            if full
+            else f"could not write to the teach folder: {exc}"
+        )
         if as_json:
             emit_json({"error": {"message": message, "code": code}})
         raise CommandError(message) from None
